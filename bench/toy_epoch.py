@@ -1,36 +1,48 @@
 """Time one training epoch of `orig` and of `ama` on the §3.3 toy task, side by side, and print the ratio.
 
-    python bench/toy_epoch.py [--epochs 5] [--device cpu]
+    python bench/toy_epoch.py [--epochs 9] [--device cpu] [--modes eager compile]
 
-Epochs of the two methods alternate (orig, ama, orig, ama, ...) so that both see the same machine state; the
-first epoch of each is a warm-up and is not counted. Prints the median epoch time of each and ama / orig.
+For each mode (eager, and `TrainConfig(compile=True)`), epochs of the two methods alternate (orig, ama, orig,
+ama, ...) so that both see the same machine state. The first two epochs of each are warm-up (compilation, for the
+compiled mode) and are not counted. α follows Eq. 6 between epochs, outside the timed region, as in a real run.
+Prints the median epoch time of each method and ama / orig per mode.
 """
-import argparse, platform, statistics, time
+import argparse, datetime, platform, statistics, time
 import torch
 from ama.data import toy_dataset
 from ama.learner import Learner, TrainConfig
 
 p = argparse.ArgumentParser()
-p.add_argument('--epochs', type=int, default=5)
+p.add_argument('--epochs', type=int, default=9, help='timed epochs per method and mode')
 p.add_argument('--device', default='cpu')
 p.add_argument('--threads', type=int, default=None)
+p.add_argument('--modes', nargs='+', default=['eager', 'compile'], choices=['eager', 'compile'])
 a = p.parse_args()
 if a.threads: torch.set_num_threads(a.threads)
 
+def sync():
+    if a.device.startswith('cuda'): torch.cuda.synchronize()
+
 toy = toy_dataset()
-learners = {m: Learner(toy, 'toy_mlp', TrainConfig(method=m, epochs=a.epochs + 1, clip_grad=1.0), device=a.device, progress=False)
-            for m in ('orig', 'ama')}
-times = {m: [] for m in learners}
-for e in range(a.epochs + 1):
-    for m, l in learners.items():
-        l.epoch_in_stage = e
-        if a.device == 'cuda': torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        l._train_epoch(l.stages[0])
-        if a.device == 'cuda': torch.cuda.synchronize()
-        if e: times[m].append(time.perf_counter() - t0)
-med = {m: statistics.median(t) for m, t in times.items()}
-print(f"toy task, batch 16, {len(toy.x_train) // 16} steps/epoch, {a.epochs} timed epochs each, device {a.device} "
-      f"({platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads)")
-for m in med: print(f"  {m:5s} median epoch {med[m] * 1000:7.1f} ms   (all: {', '.join(f'{t * 1000:.0f}' for t in times[m])})")
-print(f"  ama / orig = {med['ama'] / med['orig']:.2f}")
+warm = 2
+print(f"toy task, batch 16, {len(toy.x_train) // 16} steps/epoch, {a.epochs} timed epochs per method and mode, "
+      f"device {a.device} ({torch.cuda.get_device_name() if a.device.startswith('cuda') else platform.processor() or platform.machine()}), "
+      f"torch {torch.__version__}, {torch.get_num_threads()} threads, {datetime.date.today()}")
+for mode in a.modes:
+    learners = {m: Learner(toy, 'toy_mlp', TrainConfig(method=m, epochs=a.epochs + warm, clip_grad=1.0, compile=mode == 'compile'),
+                           device=a.device, progress=False) for m in ('orig', 'ama')}
+    times = {m: [] for m in learners}
+    try:
+        for e in range(a.epochs + warm):
+            for m, l in learners.items():
+                l.epoch_in_stage = e
+                sync(); t0 = time.perf_counter()
+                row = l._train_epoch(l.stages[0])
+                sync(); dt = time.perf_counter() - t0
+                l.method.after_epoch(l, row['train_acc'])          # α by Eq. 6, untimed
+                if e >= warm: times[m].append(dt)
+    except Exception as ex:                                       # e.g. no C++ compiler for torch.compile on the CPU
+        print(f"  {mode}: could not run ({type(ex).__name__}: {str(ex).splitlines()[0][:200]})"); continue
+    med = {m: statistics.median(t) for m, t in times.items()}
+    for m in med: print(f"  {mode:7s} {m:5s} median epoch {med[m] * 1000:7.1f} ms   (all: {', '.join(f'{t * 1000:.0f}' for t in times[m])})")
+    print(f"  {mode:7s} ama / orig = {med['ama'] / med['orig']:.2f}")
