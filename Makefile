@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export MPLBACKEND ?= Agg
 
-.PHONY: install sync check test nbtest pytest
+.PHONY: install sync check test nbtest pytest demo
 all: test
 
 $(BIN)/.ama-installed: pyproject.toml
@@ -31,3 +31,13 @@ pytest: install
 	$(BIN)/python -m pytest tests/
 
 test: check nbtest pytest
+
+# The toy experiment of §3.3 (Figure 2), run by papermill into a new folder out/toy-<date-time>; a few minutes on
+# two CPU cores. Extra papermill arguments go in DEMO_ARGS, e.g. make demo DEMO_ARGS="-p seeds 0 -p epochs 20".
+demo: install
+	@out=out/toy-$$(date +%Y%m%d-%H%M%S); mkdir -p $$out; \
+	echo "Running nbs/10_toy.ipynb into $$out (orig, SupCon, AMA on the toy task, seeds 0-2) ..."; \
+	$(BIN)/papermill nbs/10_toy.ipynb $$out/10_toy.ipynb -k python3 --log-output --no-progress-bar -p out_dir $$out $(DEMO_ARGS) && \
+	echo "" && echo "Done. Figures: $$out/figure2a.png $$out/figure2b.png" && \
+	echo "Numbers (params, environment, every run, mean ± std, the paper's claims checked): $$out/results.json" && \
+	echo "The executed notebook: $$out/10_toy.ipynb"
