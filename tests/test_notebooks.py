@@ -13,11 +13,11 @@ def experiment_notebooks():
 
 # Tiny parameters per experiment notebook: small enough for CI, large enough to exercise every method and two seeds.
 TINY = {
-    '10_toy': dict(seeds='0,1', methods='orig,supcon,ama', epochs=2, supcon_epochs=2),
+    '10_toy': dict(seeds='0,1', methods='orig,supcon,ama', epochs=2, supcon_epochs=2, betas='0.3'),
 }
 # What each notebook must write into its out_dir.
 ARTIFACTS = {
-    '10_toy': ['figure2a.png', 'figure2b.png', 'results.json'],
+    '10_toy': ['figure2a.png', 'figure2b.png', 'beta_sweep.png', 'results.json'],
 }
 
 def run(nb:Path, tmp:Path, **params):
@@ -50,7 +50,8 @@ def test_notebook_runs_and_writes_artifacts(name, tmp_path):
     p = TINY[name]
     seeds = [int(s) for s in p['seeds'].split(',')]; methods = p['methods'].split(',')
     assert res['params']['seeds'] == seeds and res['params']['methods'] == methods
-    assert sorted((r['method'], r['seed']) for r in res['runs']) == sorted((m, s) for m in methods for s in seeds)
+    names = methods + [f'ama-beta{b}' for b in p.get('betas', '').split(',') if b]
+    assert sorted((r['method'], r['seed']) for r in res['runs']) == sorted((m, s) for m in names for s in seeds)
     for m in methods:
         acc = [r['test_acc'] for r in res['runs'] if r['method'] == m]
         s = res['summary'][m]['test_acc']
@@ -67,6 +68,7 @@ def test_notebook_runs_and_writes_artifacts(name, tmp_path):
         assert ('did not hold' in text) or ('held' in text)
         assert ("**AMA has the largest D_relative** (the paper: \"AMA shows the best D_relative\"): " + ('held' if c['ama_best_d_relative'] else 'did not hold')) in text
         for m in methods: assert f"{100 * res['summary'][m]['per_class_acc.3']['mean']:.1f}" in text
+        assert set(c['beta_sweep']) == {'0.67', '0.3'} and '**β sensitivity**' in text
     # running it again into the same folder is refused: it holds a finished run
     with pytest.raises(pm.PapermillExecutionError, match="already holds a finished experiment"):
         run(NBS / f'{name}.ipynb', tmp_path, out_dir=str(out), **TINY[name])
@@ -75,6 +77,7 @@ def test_notebook_runs_and_writes_artifacts(name, tmp_path):
     (dict(methods='orig,amma'), "methods='orig,amma' is not valid: expected names from orig, ama"),
     (dict(epochs=-1), "epochs=-1 is not valid: expected an integer >= 1"),
     (dict(seeds='0,x'), "seeds='0,x' is not valid"),
+    (dict(betas='0.3,-1'), "betas='0.3,-1' is not valid: expected a list of numbers >= 0.0"),
 ])
 def test_bad_parameter_stops_before_training(params, message, tmp_path):
     out = tmp_path / 'out'
