@@ -6,7 +6,7 @@ Docs: https://ama-dev.github.io/ama/experiment.html.md"""
 
 # %% ../nbs/09_experiment.ipynb #89598a1a
 from __future__ import annotations
-import datetime, json, math, os, platform, re, shutil, statistics, subprocess, sys, time
+import datetime, json, math, os, platform, re, shutil, statistics, subprocess, time
 from pathlib import Path
 import torch
 from .learner import METHODS, Learner, TrainConfig

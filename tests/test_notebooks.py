@@ -65,7 +65,6 @@ def test_notebook_runs_and_writes_artifacts(name, tmp_path):
         # the closing prose states each claim from the numbers it printed
         c = res['claims']
         assert f"it is {c['supcon_over_ama_d_max']:.1f}× here" in text
-        assert ('did not hold' in text) or ('held' in text)
         assert ("**AMA has the largest D_relative** (the paper: \"AMA shows the best D_relative\"): " + ('held' if c['ama_best_d_relative'] else 'did not hold')) in text
         for m in methods: assert f"{100 * res['summary'][m]['per_class_acc.3']['mean']:.1f}" in text
         assert set(c['beta_sweep']) == {'0.67', '0.3'} and '**β sensitivity**' in text
