@@ -33,10 +33,11 @@ pytest: install
 test: check nbtest pytest
 
 # The toy experiment of §3.3 (Figure 2), run by papermill into a new folder out/toy-<date-time>; a few minutes on
-# two CPU cores. Extra papermill arguments go in DEMO_ARGS, e.g. make demo DEMO_ARGS="-p seeds 0 -p epochs 20".
+# two CPU cores. Extra papermill arguments go in DEMO_ARGS, e.g. make demo DEMO_ARGS="-p seeds 0 -p epochs 20";
+# OUT=out/toy-<date-time> reruns into that folder, which resumes an interrupted run (a finished one is refused).
 demo: install
-	@out=out/toy-$$(date +%Y%m%d-%H%M%S); mkdir -p $$out; \
-	echo "Running nbs/10_toy.ipynb into $$out (orig, SupCon, AMA on the toy task, seeds 0-2) ..."; \
+	@out=$(or $(OUT),out/toy-$$(date +%Y%m%d-%H%M%S)); mkdir -p $$out; \
+	echo "Running nbs/10_toy.ipynb into $$out $(DEMO_ARGS) (the defaults: orig, SupCon and AMA, seeds 0-2) ..."; \
 	$(BIN)/papermill nbs/10_toy.ipynb $$out/10_toy.ipynb -k python3 --log-output --no-progress-bar -p out_dir $$out $(DEMO_ARGS) && \
 	echo "" && echo "Done. Figures: $$out/figure2a.png $$out/figure2b.png" && \
 	echo "Numbers (params, environment, every run, mean ± std, the paper's claims checked): $$out/results.json" && \
