@@ -6,10 +6,10 @@ Docs: https://ama-dev.github.io/ama/experiment.html.md"""
 
 # %% ../nbs/09_experiment.ipynb #89598a1a
 from __future__ import annotations
-import datetime, json, math, os, platform, re, shutil, statistics, subprocess, time
+import datetime, json, math, platform, re, shutil, statistics, subprocess, time
 from pathlib import Path
 import torch
-from .learner import METHODS, Learner, TrainConfig
+from .learner import METHODS, Learner, TrainConfig, _atomic_write
 
 # %% auto #0
 __all__ = ['ParameterError', 'check_int', 'check_seeds', 'check_methods', 'check_numbers', 'check_device', 'device_name',
@@ -104,9 +104,6 @@ def environment(device:str) -> dict:
                 device=device, device_name=device_name(device), git_commit=_git_commit())
 
 # %% ../nbs/09_experiment.ipynb #e8cad36d
-def _atomic_write_text(path:Path, text:str):
-    tmp = path.with_name(path.name + '.tmp'); tmp.write_text(text); os.replace(tmp, path)
-
 def _jsonable(x):
     "Plain JSON values (tuples become lists), so that parameters compare as they are stored."
     return json.loads(json.dumps(x, default=str))
@@ -130,7 +127,7 @@ class Experiment:
                                      f"{', '.join(diff)}); choose another out_dir, or pass overwrite=True to replace it.")
             self.log(f"resuming the unfinished experiment in {self.out}")
         self.out.mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(self.out / 'params.json', json.dumps(self.params, indent=1))
+        _atomic_write(self.out / 'params.json', lambda p: p.write_text(json.dumps(self.params, indent=1)))
 
     def _clear(self):
         if not self.out.is_dir(): return
@@ -177,7 +174,7 @@ class Experiment:
         "Write results.json (atomically) and return it."
         res = dict(params=self.params, environment=environment(device), wall_time_s=round(time.time() - self.t0, 1),
                    summary=self.summary(keys), runs=self.records, figures=self.figures, **(extra or {}))
-        _atomic_write_text(self.out / 'results.json', json.dumps(res, indent=1))
+        _atomic_write(self.out / 'results.json', lambda p: p.write_text(json.dumps(res, indent=1)))
         self.log(f"results: {self.out / 'results.json'}" + (f"; figures: {', '.join(str(self.out / f) for f in self.figures)}" if self.figures else ''))
         return res
 

@@ -13,10 +13,13 @@ from torch import Tensor
 __all__ = ['class_unbiased_probs', 'pair_noise', 'sample_pairs']
 
 # %% ../nbs/02_sampler.ipynb #954d2d30
-def _batch_stats(labels:Tensor):
-    "Same-class matrix, N_{c_i} per sample, and C_B (as a 0-d tensor), all without host synchronisation."
+def _check_labels(labels:Tensor):
     if labels.ndim != 1 or labels.is_floating_point():
         raise ValueError(f"labels has shape {tuple(labels.shape)} and dtype {labels.dtype}, expected a 1-d integer tensor of class ids.")
+
+def _batch_stats(labels:Tensor):
+    "Same-class matrix, N_{c_i} per sample, and C_B (as a 0-d tensor), all without host synchronisation."
+    _check_labels(labels)
     same = labels[:, None] == labels[None, :]
     n_c = same.sum(1)
     first = ~same.tril(-1).any(1)          # no earlier sample of the same class
@@ -48,8 +51,7 @@ def sample_pairs(
     noise:Tensor|None=None, # (2, n, B) standard exponential draws to use instead of drawing from `generator`
 ) -> tuple[Tensor, Tensor]: # index tensors (i, j), each of shape (n,)
     "Draw `n` pairs of mini-batch indices from different classes: `i` by Eq. 5, `j` likewise among the other classes."
-    if labels.ndim != 1 or labels.is_floating_point():
-        raise ValueError(f"labels has shape {tuple(labels.shape)} and dtype {labels.dtype}, expected a 1-d integer tensor of class ids.")
+    _check_labels(labels)
     B = labels.shape[0]
     n = (B if n is None else n) if noise is None else noise.shape[1]
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
