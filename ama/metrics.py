@@ -10,7 +10,8 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['class_centers', 'intra_class_alignment', 'inter_class_uniformity', 'neighborhood_uniformity', 'margin_distances']
+__all__ = ['class_centers', 'intra_class_alignment', 'inter_class_uniformity', 'neighborhood_uniformity', 'margin_distances',
+           'shot_accuracies']
 
 # %% ../nbs/01_metrics.ipynb #16cdc560
 def _prep(feats, labels, min_classes:int=2):
@@ -107,3 +108,13 @@ def margin_distances(
     d_max = _pairwise_reduce(feats, feats, 'max').item()
     d_centroid = inter_class_uniformity(feats, labels)
     return dict(d_max=d_max, d_centroid=d_centroid, d_relative=d_centroid / d_max if d_max > 0 else float('nan'))
+
+# %% ../nbs/01_metrics.ipynb #4ae63d41
+def shot_accuracies(
+    per_class_acc:Tensor,   # (C,) test accuracy of each class
+    train_counts:Tensor,    # (C,) training images of each class
+) -> dict:                  # many, medium, few: mean accuracy of each group, or None
+    "Mean per-class accuracy over many- (>100), medium- (20-100) and few-shot (1-19 images) classes."
+    groups = dict(many=train_counts > 100, medium=(train_counts >= 20) & (train_counts <= 100),
+                  few=(train_counts >= 1) & (train_counts < 20))
+    return {k: (per_class_acc[m].float().mean().item() if m.any() else None) for k, m in groups.items()}

@@ -4,7 +4,8 @@
 
 For each mode (eager, and `TrainConfig(compile=True)`), epochs of the two methods alternate (orig, ama, orig,
 ama, ...) so that both see the same machine state. The first two epochs of each are warm-up (compilation, for the
-compiled mode) and are not counted. α follows Eq. 6 between epochs, outside the timed region, as in a real run.
+compiled mode) and are not counted. Each timed epoch is the learner's public `one_epoch()`: the steps, the epoch's
+one read from the device and α by Eq. 6, as in a real run (evaluation is set to the end of the run, which is not timed).
 Prints the median epoch time of each method and ama / orig per mode.
 """
 import argparse, datetime, platform, statistics, time
@@ -29,17 +30,15 @@ print(f"toy task, batch 16, {len(toy.x_train) // 16} steps/epoch, {a.epochs} tim
       f"device {a.device} ({torch.cuda.get_device_name() if a.device.startswith('cuda') else platform.processor() or platform.machine()}), "
       f"torch {torch.__version__}, {torch.get_num_threads()} threads, {datetime.date.today()}")
 for mode in a.modes:
-    learners = {m: Learner(toy, 'toy_mlp', TrainConfig(method=m, epochs=a.epochs + warm, clip_grad=1.0, compile=mode == 'compile'),
+    learners = {m: Learner(toy, 'toy_mlp', TrainConfig(method=m, epochs=a.epochs + warm + 1, eval_every=10**6, clip_grad=1.0, compile=mode == 'compile'),
                            device=a.device, progress=False) for m in ('orig', 'ama')}
     times = {m: [] for m in learners}
     try:
         for e in range(a.epochs + warm):
             for m, l in learners.items():
-                l.epoch_in_stage = e
                 sync(); t0 = time.perf_counter()
-                row = l._train_epoch(l.stages[0])
+                l.one_epoch()
                 sync(); dt = time.perf_counter() - t0
-                l.method.after_epoch(l, row['train_acc'])          # α by Eq. 6, untimed
                 if e >= warm: times[m].append(dt)
     except Exception as ex:                                       # e.g. no C++ compiler for torch.compile on the CPU
         print(f"  {mode}: could not run ({type(ex).__name__}: {str(ex).splitlines()[0][:200]})"); continue
