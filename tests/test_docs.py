@@ -141,7 +141,8 @@ PAGE_JS = r"""(async () => {
 @pytest.fixture(scope='module')
 def site():
     "`_docs/`, rendered now if it is missing or older than anything in `nbs/`."
-    sources = [p for p in NBS.iterdir() if p.is_file() and not p.name.startswith('.')] + [ROOT/'pyproject.toml']
+    # (not pyproject.toml: nbdev-export rewrites it unchanged, which would make every `make test` render again)
+    sources = [p for p in NBS.iterdir() if p.is_file() and not p.name.startswith('.')]
     index = DOCS/'index.html'
     if not index.exists() or index.stat().st_mtime < max(p.stat().st_mtime for p in sources):
         if not shutil.which('quarto'): _missing('quarto is not on PATH and _docs/ is missing or older than nbs/')
