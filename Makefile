@@ -42,3 +42,20 @@ demo: install
 	echo "" && echo "Done. Figures: $$out/figure2a.png $$out/figure2b.png" && \
 	echo "Numbers (params, environment, every run, mean ± std, the paper's claims checked): $$out/results.json" && \
 	echo "The executed notebook: $$out/10_toy.ipynb"
+
+# The documentation site (Quarto): `make docs` renders every notebook into _docs/ with nbdev-docs and fails on any
+# Quarto warning (tools/render_docs.py); `make preview` serves it and re-renders a page when its notebook changes;
+# `make docstest` opens the rendered pages in headless Chromium (tests/test_docs.py). Quarto must be on PATH.
+.PHONY: docs preview docstest
+QUARTO_HELP := make docs needs Quarto on PATH: install it from https://quarto.org/docs/get-started/ (or, with this repository's shared/ folder beside it, run bash ../shared/tools/quarto/install.sh DEST and add DEST/bin to PATH).
+
+docs: install
+	@command -v quarto >/dev/null || { echo "$(QUARTO_HELP)"; exit 1; }
+	$(BIN)/python tools/render_docs.py
+
+preview: install
+	@command -v quarto >/dev/null || { echo "$(QUARTO_HELP)"; exit 1; }
+	$(BIN)/nbdev-preview
+
+docstest: install
+	$(BIN)/python -m pytest tests/test_docs.py
