@@ -188,7 +188,7 @@ def test_every_notebook_has_its_page(site, pages):
         assert p['h1'].strip(), f'{page_of(nb)} ({nb.name}) shows no title'
 
 def test_sidebar_goes_method_experiments_results(pages):
-    "Every notebook is in the sidebar, in number order, under Method (01-09), Experiments (10-79) or Results (80-99)."
+    "Every notebook is in the sidebar, in number order, under Method (00-09), Experiments (10-79) or Results (80-99)."
     items = pages['index.html']['sidebar']
     sections = [i['text'] for i in items if i['section']]
     assert sections == ['Method', 'Experiments', 'Results'], sections
