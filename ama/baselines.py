@@ -61,16 +61,19 @@ def manifold_mixup_loss(
     logits = head(mix(feats, lam, perm))
     return mixed_cross_entropy(logits, labels, labels[perm], lam), logits
 
-# %% ../nbs/05_baselines.ipynb #9bb50374
+# %% ../nbs/05_baselines.ipynb #8967795b
 class SupConLoss(nn.Module):
     "Supervised contrastive loss (Khosla et al. 2020, L_out) on (N, V, D) embeddings with labels (N,)."
     def __init__(self,
         temperature:float=0.1,  # τ
         normalize:bool=True,    # L2-normalise the embeddings first (SupCon's projection lies on the unit sphere)
+        base_temperature:float|None=0.07,   # the reference code's τ_base: the loss is scaled by τ / τ_base; None: unscaled
     ):
         super().__init__()
         check_number(temperature, 'temperature', 0, lo_open=True, hint='Khosla et al. use 0.1')
-        self.temperature, self.normalize = temperature, normalize
+        if base_temperature is not None: check_number(base_temperature, 'base_temperature', 0, lo_open=True, hint='the reference uses 0.07')
+        self.temperature, self.normalize, self.base_temperature = temperature, normalize, base_temperature
+        self.scale = 1.0 if base_temperature is None else temperature / base_temperature
 
     def forward(self, feats:Tensor, labels:Tensor) -> Tensor:
         if feats.ndim == 2: feats = feats[:, None]
@@ -87,4 +90,4 @@ class SupConLoss(nn.Module):
         n_pos = pos.sum(1)
         mean_log_prob_pos = torch.where(pos, log_prob, 0.).sum(1) / n_pos.clamp_min(1)
         has_pos = (n_pos > 0).float()
-        return -(mean_log_prob_pos * has_pos).sum() / has_pos.sum().clamp_min(1)
+        return -self.scale * (mean_log_prob_pos * has_pos).sum() / has_pos.sum().clamp_min(1)

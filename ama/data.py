@@ -58,7 +58,7 @@ def toy_dataset(seed:int=0) -> DataSplits:
     x_te, y_te = draw((TOY_TEST_COUNT,) * 4)
     return DataSplits('toy', x_tr, y_tr, x_te, y_te, classes=['0', '1', '2', '3'])
 
-# %% ../nbs/06_data.ipynb #24ad662f
+# %% ../nbs/06_data.ipynb #0bc53e7e
 def _lt_counts(n_max, C, imb): return [int(n_max * (1 / imb) ** (c / (C - 1))) for c in range(C)]
 
 def long_tail_counts(n_max:int, num_classes:int, imb:float) -> list[int]:
@@ -74,14 +74,18 @@ def long_tail_counts(n_max:int, num_classes:int, imb:float) -> list[int]:
     return counts
 
 def long_tail_indices(labels:Tensor, counts:list[int], seed:int=0) -> Tensor:
-    "Indices of the first counts[c] images of each class c after a seeded shuffle, in ascending order."
-    labels = torch.as_tensor(labels)
-    have = torch.bincount(labels, minlength=len(counts))
-    if (have[:len(counts)] < torch.tensor(counts)).any():
+    "LDAM-DRW's long-tailed subset: per class in order, its indices shuffled by a NumPy RandomState(seed), the first counts[c] kept."
+    labels = np.asarray(torch.as_tensor(labels))
+    have = np.bincount(labels, minlength=len(counts))
+    if (have[:len(counts)] < np.array(counts)).any():
         raise ValueError(f"the data set has {have.tolist()} images per class, fewer than the {counts} asked for.")
-    perm = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-    keep = [perm[labels[perm] == c][:n] for c, n in enumerate(counts)]
-    return torch.cat(keep).sort().values
+    rs = np.random.RandomState(seed)             # the stream of np.random.seed(seed), without touching the global state
+    keep = []
+    for c, n in enumerate(counts):
+        idx = np.where(labels == c)[0]
+        rs.shuffle(idx)
+        keep.append(idx[:n])
+    return torch.from_numpy(np.concatenate(keep))
 
 # %% ../nbs/06_data.ipynb #3d775134
 class DataNotFoundError(FileNotFoundError):
@@ -245,7 +249,7 @@ def load_dataset(
     counts = long_tail_counts(int(d.class_counts().min()), d.num_classes, imb)
     return subset_train(d, long_tail_indices(d.y_train, counts, seed))
 
-# %% ../nbs/06_data.ipynb #0a7faae1
+# %% ../nbs/06_data.ipynb #09ed7a66
 def write_fake_cifar(root:str|Path, name:str='cifar10', n_train:int=60, n_test:int=20, seed:int=0) -> dict:
     "Write a small CIFAR in the original pickle layout under `root`; returns the arrays written."
     s, root = _CIFAR[name], Path(root)
@@ -255,8 +259,8 @@ def write_fake_cifar(root:str|Path, name:str='cifar10', n_train:int=60, n_test:i
     out = {}
     for split, files, n in (('train', s['train'], n_train), ('test', s['test'], n_test)):
         per = np.array_split(np.arange(n), len(files))
-        x = rng.integers(0, 256, (n, 3072), dtype=np.uint8); y = rng.integers(0, C, n)
-        coarse = rng.integers(0, 20, n)
+        x = rng.integers(0, 256, (n, 3072), dtype=np.uint8); y = rng.permutation(np.arange(n) % C)   # every class, evenly
+        coarse = y % 20                               # a fixed superclass per class, as CIFAR-100's
         for fn, part in zip(files, per):
             d = {b'data': x[part], s['label_key']: y[part].tolist(), b'filenames': [f'{i}.png'.encode() for i in part]}
             if name == 'cifar100': d[b'coarse_labels'] = coarse[part].tolist()

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 import torchvision.datasets.utils as tvu
-from ama.data import (DataNotFoundError, load_cifar, load_dataset, load_tiny_imagenet,
+from ama.data import (DataNotFoundError, load_cifar, load_dataset, load_tiny_imagenet, long_tail_indices,
                       long_tail_counts, write_fake_cifar, write_fake_tiny_imagenet)
 
 
@@ -128,3 +128,30 @@ def test_successful_download_is_moved_into_place(tmp_path, monkeypatch):
     d = load_cifar("cifar10", tmp_path)
     assert len(d.x_train) == 20
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cifar-10-batches-py"]
+
+
+def _ldam_drw_subset(targets, img_num_per_cls, rand_number=0):
+    """LDAM-DRW's IMBALANCECIFAR10.gen_imbalanced_data, written out from its description: np.random.seed(rand_number)
+    (in __init__), then for each class in order, np.where(targets == c), np.random.shuffle in place, the first n_c kept."""
+    np.random.seed(rand_number)
+    targets_np = np.array(targets, dtype=np.int64)
+    out = []
+    for the_class, the_img_num in zip(np.unique(targets_np), img_num_per_cls):
+        idx = np.where(targets_np == the_class)[0]
+        np.random.shuffle(idx)
+        out.append(idx[:the_img_num])
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("C,per_class,imb", [(10, 5000, 100), (10, 5000, 10), (100, 500, 100), (100, 500, 50)])
+def test_long_tailed_subset_is_ldam_drws(C, per_class, imb):
+    """On a label array in CIFAR's layout (C classes, per_class images each, in a shuffled training order), the subset
+    is exactly, and in the same order, the one LDAM-DRW's procedure keeps; and the global NumPy state is left alone."""
+    targets = np.random.default_rng(7).permutation(np.repeat(np.arange(C), per_class))
+    counts = long_tail_counts(per_class, C, imb)
+    state = np.random.get_state()
+    ours = long_tail_indices(torch.from_numpy(targets), counts, seed=0).numpy()
+    assert np.array_equal(np.random.get_state()[1], state[1])          # our draw does not touch np.random's global state
+    ref = _ldam_drw_subset(targets.tolist(), counts, 0)
+    np.testing.assert_array_equal(ours, ref)
+    assert len(ours) == sum(counts)

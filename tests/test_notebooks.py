@@ -13,13 +13,39 @@ def experiment_notebooks():
                   if any('parameters' in c.metadata.get('tags', []) for c in nbformat.read(p, 4).cells))
 
 def declared(nb_path:Path) -> dict:
-    "What the notebook's `tiny` cell declares: `_tiny` (papermill parameters), `_artifacts`, `_tiny_runs`."
+    """What the notebook's `tiny` cell declares: `_tiny` (papermill parameters), `_artifacts`, `_tiny_runs`, and
+    optionally `_fake_data` (data sets to write in their real format into a data_root first) and `_inputs` (experiment
+    notebooks whose tiny runs it reads, passed as its `results` parameter)."""
     cells = [c for c in nbformat.read(nb_path, 4).cells if 'tiny' in c.metadata.get('tags', [])]
     assert len(cells) == 1, f"{nb_path.name} needs exactly one cell tagged 'tiny' declaring _tiny, _artifacts and _tiny_runs"
     ns = {}
     exec(cells[0].source, ns)
-    return dict(params=ns['_tiny'], artifacts=ns['_artifacts'], runs=ns['_tiny_runs'])
+    return dict(params=ns['_tiny'], artifacts=ns['_artifacts'], runs=ns['_tiny_runs'], fake_data=ns.get('_fake_data', []),
+                inputs=ns.get('_inputs', []))
 
+def parameter_names(nb_path:Path) -> set:
+    "The names the notebook's `parameters` cell assigns."
+    cell = next(c for c in nbformat.read(nb_path, 4).cells if 'parameters' in c.metadata.get('tags', []))
+    return {l.split('=')[0].strip() for l in cell.source.splitlines() if '=' in l and not l.startswith('#')}
+
+def prepare(name:str, tmp:Path, done:dict) -> dict:
+    "The tiny parameters of `name`, with its fake data written and its input notebooks run (once per test session)."
+    decl = declared(NBS / f'{name}.ipynb')
+    params = dict(decl['params'])
+    if decl['fake_data']:
+        from ama.data import write_fake_cifar
+        for d in decl['fake_data']: write_fake_cifar(tmp / 'data', d, n_train=200, n_test=100)
+        params['data_root'] = str(tmp / 'data')
+    if decl['inputs']:
+        outs = []
+        for inp in decl['inputs']:
+            if inp not in done:
+                t = tmp / f'input-{inp}'; t.mkdir()
+                run(NBS / f'{inp}.ipynb', t, out_dir=str(t / 'out'), **prepare(inp, t, done))
+                done[inp] = t / 'out'
+            outs.append(str(done[inp]))
+        params['results'] = ','.join(outs)
+    return params
 def run(nb:Path, tmp:Path, **params):
     return pm.execute_notebook(str(nb), str(tmp / f'{nb.stem}-out.ipynb'), parameters=params, kernel_name='python3',
                                cwd=str(tmp), progress_bar=False, execution_timeout=600)
@@ -39,57 +65,83 @@ def summaries(obj):
             for v in obj.values(): yield from summaries(v)
 
 NAMES = [p.stem for p in experiment_notebooks()]
+_INPUTS = {}     # tiny runs of notebooks that others read, made once per session
+
+@pytest.fixture(scope='session')
+def session_tmp(tmp_path_factory): return tmp_path_factory.mktemp('inputs')
 
 def test_there_are_experiment_notebooks():
-    assert '10_toy' in NAMES
+    assert {'10_toy', '20_motivation', '40_longtail', '80_results'} <= set(NAMES)
 
 @pytest.mark.parametrize('name', NAMES)
-def test_notebook_runs_and_writes_artifacts(name, tmp_path):
+def test_notebook_runs_and_writes_artifacts(name, tmp_path, session_tmp):
     nb_path, decl = NBS / f'{name}.ipynb', declared(NBS / f'{name}.ipynb')
+    params = prepare(name, tmp_path if not decl['inputs'] else session_tmp, _INPUTS)
     out = tmp_path / 'out'
-    nb = run(nb_path, tmp_path, out_dir=str(out), **decl['params'])
+    nb = run(nb_path, tmp_path, out_dir=str(out), **params)
+    _INPUTS.setdefault(name, out)                # a notebook that reads this one's results reuses this run
     for a in decl['artifacts']: assert (out / a).is_file() and (out / a).stat().st_size > 0, a
     for png in out.glob('*.png'):
         head = png.read_bytes()[:24]
         assert head[:8] == b'\x89PNG\r\n\x1a\n'
         w, h = struct.unpack('>II', head[16:24]); assert w > 300 and h > 200, (png.name, w, h)
-    res = json.loads((out / 'results.json').read_text())
-    assert len(res['runs']) == decl['runs'] and len({r['run'] for r in res['runs']}) == decl['runs']
-    for r in res['runs']:                        # every record carries its spec's fields and its numbers
-        assert {'dataset', 'model', 'method', 'seed', 'epochs', 'test_acc'} <= set(r) and (out / 'runs' / r['run'] / 'metrics.json').is_file()
-    all_values = [v for r in res['runs'] for v in r.values() if isinstance(v, float)] + \
-                 [v for r in res['runs'] for vs in r.values() if isinstance(vs, list) for v in vs if isinstance(v, float)]
-    sums = list(summaries(res['summary']))
-    assert sums, "results.json has no mean ± std summary"
-    for s in sums:                               # mean and std recomputed from the values, which are the runs' own
-        v = s['values']; assert s['n'] == len(v)
-        if v:
-            assert s['mean'] == pytest.approx(sum(v) / len(v))
-            assert s['std'] == pytest.approx(0.0 if len(v) == 1 else math.sqrt(sum((x - s['mean']) ** 2 for x in v) / (len(v) - 1)))
-            assert all(x in all_values for x in v)
-    env = res['environment']
-    assert env['device'] == 'cpu' and env['packages']['torch'] and env['date'][:2] == '20'
-    assert sorted(res['figures']) == sorted(a for a in decl['artifacts'] if a.endswith('.png'))
     text = outputs_text(nb)
-    for line in res.get('claims_text', []): assert line in text       # the prose shown is the prose recorded
+    if 'results.json' in decl['artifacts']:
+        res = json.loads((out / 'results.json').read_text())
+        assert len(res['runs']) == decl['runs'] and len({r['run'] for r in res['runs']}) == decl['runs']
+        for r in res['runs']:                        # every record carries its spec's fields and its numbers
+            assert {'dataset', 'model', 'method', 'seed', 'epochs', 'test_acc'} <= set(r) and (out / 'runs' / r['run'] / 'metrics.json').is_file()
+        all_values = [v for r in res['runs'] for v in r.values() if isinstance(v, float)] + \
+                     [v for r in res['runs'] for vs in r.values() if isinstance(vs, list) for v in vs if isinstance(v, float)]
+        sums = list(summaries(res['summary']))
+        assert sums, "results.json has no mean ± std summary"
+        for s in sums:                               # mean and std recomputed from the values, which are the runs' own
+            v = s['values']; assert s['n'] == len(v)
+            if v:
+                assert s['mean'] == pytest.approx(sum(v) / len(v))
+                assert s['std'] == pytest.approx(0.0 if len(v) == 1 else math.sqrt(sum((x - s['mean']) ** 2 for x in v) / (len(v) - 1)))
+                assert all(x in all_values for x in v)
+        env = res['environment']
+        assert env['device'] == 'cpu' and env['packages']['torch'] and env['date'][:2] == '20'
+        assert sorted(res['figures']) == sorted(a for a in decl['artifacts'] if a.endswith('.png'))
+        for line in res.get('claims_text', []): assert line in text       # the prose shown is the prose recorded
+        for md in (a for a in decl['artifacts'] if a.endswith('.md')):      # the tables written are the tables shown
+            for row in (out / md).read_text().splitlines():
+                if row.startswith('| ') and '±' in row: assert row in text, row
+        if 'dataset' in res['params']:           # a stand-in says so above its tables
+            assert ('stand-in run' in text) == (not res.get('full_length', True))
     # running it again into the same folder is refused: it holds a finished run; overwrite must be a real boolean
-    with pytest.raises(pm.PapermillExecutionError, match="already holds a finished experiment"):
-        run(nb_path, tmp_path, out_dir=str(out), **decl['params'])
+    with pytest.raises(pm.PapermillExecutionError, match="already holds a finished"):
+        run(nb_path, tmp_path, out_dir=str(out), **params)
     before = sorted(p.relative_to(out) for p in out.rglob('*'))
     for bad in ('false', 'no'):
         with pytest.raises(pm.PapermillExecutionError, match=f"overwrite='{bad}' is not valid: expected True or False"):
-            run(nb_path, tmp_path, out_dir=str(out), overwrite=bad, **decl['params'])
+            run(nb_path, tmp_path, out_dir=str(out), **{**params, 'overwrite': bad})
     assert sorted(p.relative_to(out) for p in out.rglob('*')) == before     # nothing deleted
 
+BAD = [('methods', 'orig,amma', "methods='orig,amma' is not valid: expected names from orig, ama"),
+       ('epochs', -1, "epochs=-1 is not valid: expected an integer >= 1"),
+       ('seeds', '0,x', "seeds='0,x' is not valid"),
+       ('imb', '0.5', "imb='0.5' is not valid"),
+       ('dataset', 'imagenet', "dataset='imagenet' is not valid")]
+
 @pytest.mark.parametrize('name', NAMES)
-@pytest.mark.parametrize('params, message', [
-    (dict(methods='orig,amma'), "methods='orig,amma' is not valid: expected names from orig, ama"),
-    (dict(epochs=-1), "epochs=-1 is not valid: expected an integer >= 1"),
-    (dict(seeds='0,x'), "seeds='0,x' is not valid"),
-])
-def test_bad_parameter_stops_before_training(name, params, message, tmp_path):
+@pytest.mark.parametrize('param, value, message', BAD, ids=[b[0] for b in BAD])
+def test_bad_parameter_stops_before_training(name, param, value, message, tmp_path):
+    if param not in parameter_names(NBS / f'{name}.ipynb'): pytest.skip(f'{name} has no parameter {param}')
     out = tmp_path / 'out'
+    params = {**declared(NBS / f'{name}.ipynb')['params'], param: value}
     with pytest.raises(pm.PapermillExecutionError) as e:
-        run(NBS / f'{name}.ipynb', tmp_path, out_dir=str(out), **{**declared(NBS / f'{name}.ipynb')['params'], **params})
+        run(NBS / f'{name}.ipynb', tmp_path, out_dir=str(out), **params)
     assert message in str(e.value)
     assert not (out / 'runs').exists()          # nothing trained
+
+@pytest.mark.parametrize('name', [n for n in NAMES if 'data_root' in parameter_names(NBS / f'{n}.ipynb')])
+def test_missing_data_set_stops_before_training_with_one_sentence(name, tmp_path):
+    out = tmp_path / 'out'
+    params = {**declared(NBS / f'{name}.ipynb')['params'], 'data_root': str(tmp_path / 'nodata'), 'download': False}
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        run(NBS / f'{name}.ipynb', tmp_path, out_dir=str(out), **params)
+    msg = str(e.value)
+    assert 'DataNotFoundError' in msg and f"was not found in '{tmp_path / 'nodata'}" in msg and 'expected' in msg
+    assert not out.exists()                     # nothing claimed, nothing trained

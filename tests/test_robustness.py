@@ -106,7 +106,7 @@ def test_disk_full_names_the_file(tmp_path):
             fit(load_dataset('toy'), 'toy_mlp', TrainConfig(epochs=1, clip_grad=1.0), run_dir=mnt / 'run', device='cpu')
         assert "no space left on the device while writing" in str(e.value) and str(mnt / 'run') in str(e.value)
         assert not list((mnt / 'run').glob('*.tmp'))
-    finally: subprocess.run(['umount', str(mnt)])
+    finally: subprocess.run(['umount', '-l', str(mnt)])            # lazily: pytest removes the folder afterwards
 
 HOLD = """
 import sys, time
