@@ -301,6 +301,10 @@ _WORKER = {}
 
 def _worker_init(out, params, data_root, device, threads):
     "A worker process of `Experiment.run(workers=N)`: its threads, and the experiment it shares with the others."
+    try:                                    # Linux: end with the parent (an interrupted notebook), leaving a lock that the next run takes over
+        import ctypes, signal
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)          # PR_SET_PDEATHSIG
+    except (OSError, AttributeError): pass
     torch.set_num_threads(threads)
     _WORKER['exp'] = Experiment(out, params, log=lambda s: None, data_root=data_root, device=device, progress=False)
 
