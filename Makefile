@@ -35,10 +35,14 @@ test: check nbtest pytest
 # The toy experiment of §3.3 (Figure 2), run by papermill into a new folder out/toy-<date-time>; a few minutes on
 # two CPU cores. Extra papermill arguments go in DEMO_ARGS, e.g. make demo DEMO_ARGS="-p seeds 0 -p epochs 20";
 # OUT=out/toy-<date-time> reruns into that folder, which resumes an interrupted run (a finished one is refused).
+# The runs train in WORKERS processes side by side (default: one per CPU core, at most 4), each with one thread;
+# WORKERS=1 runs them one after another. (Passed as the notebook's `workers` parameter, when it has one.)
+WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 demo: install
 	@out=$(or $(OUT),out/toy-$$(date +%Y%m%d-%H%M%S)); mkdir -p $$out; \
-	echo "Running nbs/10_toy.ipynb into $$out $(DEMO_ARGS) (the defaults: orig, SupCon and AMA, seeds 0-2) ..."; \
-	$(BIN)/papermill nbs/10_toy.ipynb $$out/10_toy.ipynb -k python3 --log-output --no-progress-bar -p out_dir $$out $(DEMO_ARGS) && \
+	w=$$(grep -q '"workers = ' nbs/10_toy.ipynb && echo "-p workers $(WORKERS)"); \
+	echo "Running nbs/10_toy.ipynb into $$out $$w $(DEMO_ARGS) (the defaults: orig, SupCon and AMA, seeds 0-2) ..."; \
+	$(BIN)/papermill nbs/10_toy.ipynb $$out/10_toy.ipynb -k python3 --log-output --no-progress-bar -p out_dir $$out $$w $(DEMO_ARGS) && \
 	echo "" && echo "Done. Figures: $$out/figure2a.png $$out/figure2b.png" && \
 	echo "Numbers (params, environment, every run, mean ± std, the paper's claims checked): $$out/results.json" && \
 	echo "The executed notebook: $$out/10_toy.ipynb"

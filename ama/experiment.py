@@ -6,17 +6,18 @@ Docs: https://ama-dev.github.io/ama/experiment.html.md"""
 
 # %% ../nbs/09_experiment.ipynb #1528d92a
 from __future__ import annotations
-import dataclasses, datetime, hashlib, json, math, platform, re, statistics, subprocess, time
+import contextlib, dataclasses, datetime, hashlib, json, math, os, platform, re, statistics, subprocess, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import torch
-from .core import ParameterError, RunFolder, check_bool, read_json, write_json
+from .core import ParameterError, RunExistsError, RunFolder, RunLockedError, check_bool, read_json, write_json
 from .data import load_dataset
-from .learner import METHODS, Learner, TrainConfig, run_folder
+from .learner import METHODS, Learner, TrainConfig, plan_stages, run_folder
 
 # %% auto #0
 __all__ = ['check_int', 'check_seeds', 'check_methods', 'check_numbers', 'check_device', 'device_name', 'environment', 'RunSpec',
-           'grid', 'Experiment', 'summarize', 'summarize_records', 'mean_std_table', 'grid_table']
+           'grid', 'Experiment', 'summarize', 'summarize_records', 'parse_shard', 'shard_specs', 'mean_std_table',
+           'grid_table']
 
 # %% ../nbs/09_experiment.ipynb #98bed072
 def _bad(name, value, expected): raise ParameterError(f"{name}={value!r} is not valid: expected {expected}.")
@@ -114,6 +115,8 @@ class RunSpec:
     data_seed:int = 0               # seed of the toy data, the digits split, the long-tailed subset
 
     def to_dict(self) -> dict: return json.loads(json.dumps(dict(dataclasses.asdict(self), config=self.config.to_dict()), default=str))
+    @classmethod
+    def from_dict(cls, d:dict): return cls(**{**d, 'config': TrainConfig.from_dict(d['config'])})
     def fields(self) -> dict:
         "The flat fields of a record: data set, imbalance, model, then the config's fields with the method's options among them."
         c = self.config.to_dict(); opts = c.pop('options')
@@ -156,7 +159,8 @@ class Experiment:
         self.records, self.figures, self.t0, self._data = {}, [], time.time(), {}
         self.folder = RunFolder(self.out, 'params.json', 'results.json', ('manifest.json',), what='experiment', resume_file='params.json')
         if check_bool(overwrite, 'overwrite'): self.clear()
-        resuming = self.folder.claim(self.params, lock=False)
+        resuming = (self.out / 'params.json').exists()
+        self.folder.claim(self.params, lock=False)
         self.manifest = read_json(self.out / 'manifest.json', ('runs', 'figures')) if (self.out / 'manifest.json').exists() else dict(runs=[], figures=[])
         if resuming: self.log(f"resuming the unfinished experiment in {self.out}")
 
@@ -170,8 +174,28 @@ class Experiment:
         if (self.out / 'runs').is_dir() and not any((self.out / 'runs').iterdir()): (self.out / 'runs').rmdir()
         self.folder.clear(remove_empty=False)
 
-    def _note(self, kind, name):
-        if name not in self.manifest[kind]: self.manifest[kind].append(name); write_json(self.out / 'manifest.json', self.manifest)
+    @contextlib.contextmanager
+    def _manifest_lock(self, wait:float=60.0):
+        "The experiment folder's lock, held while the manifest is updated: workers sharing the folder take turns."
+        t0 = time.time()
+        while True:
+            try: self.folder.lock(); break
+            except RunLockedError:
+                if time.time() - t0 > wait: raise
+                time.sleep(0.01)
+        try: yield
+        finally: self.folder.release()
+
+    def _note(self, kind, names):
+        "List `names` in the manifest, merged with what other workers listed there."
+        names = [names] if isinstance(names, str) else list(names)
+        if all(n in self.manifest[kind] for n in names): return
+        with self._manifest_lock():
+            p = self.out / 'manifest.json'
+            man = read_json(p, ('runs', 'figures')) if p.exists() else dict(runs=[], figures=[])
+            man[kind] += [n for n in dict.fromkeys(names) if n not in man[kind]]
+            write_json(p, man)
+            self.manifest = man
 
     def data(self, spec:RunSpec):
         "The data set of `spec`, loaded once per (data set, imbalance, data seed)."
@@ -186,22 +210,67 @@ class Experiment:
         t0 = time.time()
         self._note('runs', spec.name)
         folder = run_folder(d)
-        if folder.done and read_json(d / 'config.json', folder=d) == _jsonable(learn.config_dict()):
+        def finished():
+            if not (folder.done and read_json(d / 'config.json', folder=d) == _jsonable(learn.config_dict())): return False
             learn.load(d / 'checkpoint.pt')
             learn.results = read_json(d / 'metrics.json', ('test_acc', 'per_class_acc'))
-            how = 'loaded (finished earlier)'
+            return True
+        if finished(): how = 'loaded (finished earlier)'
         else:
-            learn.fit(d)
-            how = f'trained in {time.time() - t0:.1f} s'
+            try:
+                learn.fit(d)        # claims the folder: RunLockedError when another live process holds it
+                how = f'trained in {time.time() - t0:.1f} s'
+            except RunExistsError:  # another worker finished it since we looked
+                if not finished(): raise
+                how = 'loaded (finished by another worker)'
         r = learn.results
         self.records[spec.name] = dict(**spec.fields(), run=spec.name, **r)
         self.log(f"{spec.name}: test accuracy {r['test_acc']:.4f}, {learn.epoch} epochs, {how}")
         return learn
 
-    def run(self, specs) -> list[dict]:
-        "Run every spec in turn (resuming where an interrupted grid stopped); return their records."
-        for s in specs: self.run_one(s)
-        return [self.records[s.name] for s in specs]
+    def run(self, specs, shard=None, workers:int=1) -> list[dict]:
+        "Run the specs, or this worker's `shard` ('i/n'; None: a SLURM job array's share, if any), in `workers` processes; return the records of those finished."
+        specs = list(specs)
+        share, workers = shard_specs(specs, shard), check_int(workers, 'workers')
+        self._note('runs', [s.name for s in specs])     # every spec, so that any worker's manifest lists the whole grid
+        pooled = self._pool(share, workers) if workers > 1 and len(share) > 1 else set()
+        log = self.log
+        for s in share:
+            self.log = (lambda m: None) if s.name in pooled else log       # the pool has said how each of its runs went
+            try: self.run_one(s)
+            except RunLockedError as e:
+                who = re.search('in use by (.*?):', str(e))
+                self.log(f"{s.name}: left to the process that is running it ({who[1] if who else e})")
+            finally: self.log = log
+        return [self.records[s.name] for s in share if s.name in self.records]
+
+    def _pool(self, specs, workers:int) -> set:
+        "Train `specs` in `workers` processes side by side, longest first, each with its share of the CPU threads; the names of those trained or loaded."
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from ama.experiment import _worker_init, _worker_run      # by name, as a spawned process finds them (also when a notebook defines them)
+        threads = max(1, torch.get_num_threads() // workers)
+        order = sorted(specs, key=lambda s: -sum(st.epochs for st in plan_stages(s.config)))
+        args = (str(self.out.resolve()), self.params, str(Path(self.data_root).resolve()), self.device, threads)
+        done = set()
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn'), initializer=_worker_init, initargs=args) as pool:
+            for f in as_completed([pool.submit(_worker_run, s.to_dict()) for s in order]):    # a worker that fails raises here
+                name, lines = f.result()
+                for l in lines: self.log(l)
+                done.add(name)
+        return done
+
+    def collect(self, specs) -> list[dict]:
+        "The records of the specs whose runs are finished, by whichever worker, read from their folders (no weights loaded); the log names the others."
+        out, missing = [], []
+        for s in specs:
+            d = self.out / 'runs' / s.name
+            if s.name not in self.records:
+                if not run_folder(d).done: missing.append(s.name); continue
+                self.records[s.name] = dict(**s.fields(), run=s.name, **read_json(d / 'metrics.json', ('test_acc', 'per_class_acc')))
+            out.append(self.records[s.name])
+        if missing: self.log(f"{len(missing)} of {len(specs)} runs are not finished: {', '.join(missing)}")
+        return out
 
     def select(self, specs=None, **where) -> list[dict]:
         "The records of `specs` (default: all), keeping those whose fields equal `where`."
@@ -228,6 +297,24 @@ class Experiment:
         self.log(f"results: {self.out / 'results.json'}" + (f"; figures: {', '.join(str(self.out / f) for f in self.figures)}" if self.figures else ''))
         return res
 
+_WORKER = {}
+
+def _worker_init(out, params, data_root, device, threads):
+    "A worker process of `Experiment.run(workers=N)`: its threads, and the experiment it shares with the others."
+    try:                                    # Linux: end with the parent (an interrupted notebook), leaving a lock that the next run takes over
+        import ctypes, signal
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)          # PR_SET_PDEATHSIG
+    except (OSError, AttributeError): pass
+    torch.set_num_threads(threads)
+    _WORKER['exp'] = Experiment(out, params, log=lambda s: None, data_root=data_root, device=device, progress=False)
+
+def _worker_run(spec:dict):
+    exp, lines, spec = _WORKER['exp'], [], RunSpec.from_dict(spec)
+    exp.log = lines.append
+    try: exp.run_one(spec)
+    except RunLockedError: lines.append(f"{spec.name}: left to the process that is running it")
+    return spec.name, [f"{l} [worker {os.getpid()}]" for l in lines]
+
 def _get(r, key):
     "A value of a run record; `per_class_acc.3` indexes into a list."
     if '.' in key:
@@ -249,6 +336,29 @@ def summarize_records(records, keys, by=('method',)) -> dict:
     groups = {}
     for r in records: groups.setdefault(_group(r, by), []).append(r)
     return {g: {k: summarize([_get(r, k) for r in rs]) for k in keys} for g, rs in groups.items()}
+
+# %% ../nbs/09_experiment.ipynb #be5e1bc6
+def parse_shard(shard=None) -> tuple[int, int]|None:
+    "`(i, n)` from `shard='i/n'` (the i-th of n shares, from 0) or a pair; None reads a SLURM job array's environment, if any."
+    if shard is None:
+        e = os.environ
+        if 'SLURM_ARRAY_TASK_ID' not in e or 'SLURM_ARRAY_TASK_COUNT' not in e: return None
+        i = (int(e['SLURM_ARRAY_TASK_ID']) - int(e.get('SLURM_ARRAY_TASK_MIN', 0))) // int(e.get('SLURM_ARRAY_TASK_STEP', 1))
+        i, n = i, int(e['SLURM_ARRAY_TASK_COUNT'])
+        if not 0 <= i < n:
+            raise ParameterError(f"SLURM_ARRAY_TASK_ID={e['SLURM_ARRAY_TASK_ID']} does not give a share of {n}: use a contiguous array "
+                                 "such as --array=0-7, or pass shard='i/n'.")
+        return i, n
+    if isinstance(shard, str) and re.fullmatch(r'\s*\d+\s*/\s*\d+\s*', shard): i, n = map(int, shard.split('/'))
+    elif isinstance(shard, (tuple, list)) and len(shard) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in shard): i, n = shard
+    else: _bad('shard', shard, "'i/n', the i-th of n shares counted from 0, such as '0/4'")
+    if not (n >= 1 and 0 <= i < n): _bad('shard', shard, "'i/n' with 0 <= i < n, such as '0/4'")
+    return i, n
+
+def shard_specs(specs, shard=None) -> list:
+    "This worker's share of `specs`: every n-th one from the i-th (all of them without a share)."
+    s = parse_shard(shard)
+    return list(specs) if s is None else list(specs)[s[0]::s[1]]
 
 # %% ../nbs/09_experiment.ipynb #85d00e25
 def _cell(s, f, digits):

@@ -6,13 +6,15 @@ Docs: https://ama-dev.github.io/ama/learner.html.md"""
 
 # %% ../nbs/08_learner.ipynb #b86e4e02
 from __future__ import annotations
-import csv, dataclasses, math, os, sys, time
+import atexit, csv, dataclasses, inspect, math, os, sys, time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn, Tensor
+from torch.nn.parallel import DistributedDataParallel
 from .core import (Registry, ParameterError, bad_value, check_bool, check_number, check_choice, atomic_write,
                       write_json, load_checkpoint, read_json, RunFolder, RunExistsError)
 from .baselines import SupConLoss, mix, mix_draw, mixed_cross_entropy, mixup_loss, manifold_mixup_loss
@@ -30,7 +32,7 @@ __all__ = ['SCHEDULES', 'METHODS', 'EVENTS', 'RUN_FILES', 'CKPT_KEYS', 'lr_at', 
            'TrainConfig', 'Stage', 'plan_stages', 'CancelFit', 'TrainingDiverged', 'Learner', 'one_batch', 'one_epoch',
            'fit', 'TrainStats', 'LRSchedule', 'ClipGrad', 'DivergenceStop', 'Evaluate', 'Recorder', 'ProgressBar',
            'run_folder', 'RunFolderCB', 'predict', 'test_accuracy', 'final_metrics', 'state_dict', 'save', 'load',
-           'config_dict', 'write_log']
+           'load_state', 'config_dict', 'write_log', 'init_distributed', 'wrap_ddp', 'on_rank0']
 
 # %% ../nbs/08_learner.ipynb #e1a366cf
 SCHEDULES = Registry('schedule')
@@ -79,8 +81,9 @@ class Method(Callback):
     def __init__(self, opts=None): self.opts = opts if opts is not None else self.Options()
     def setup(self, learn):
         "Called at the start of the method's stage: generators, and the step function (compiled on request)."
-        self.gen = torch.Generator(device=learn.device).manual_seed(learn.cfg.seed + 1)
-        self.rng = np.random.default_rng(learn.cfg.seed + 2)
+        r = 7919 * getattr(learn, 'rank', 0)             # each process of a distributed run draws its own pairs
+        self.gen = torch.Generator(device=learn.device).manual_seed(learn.cfg.seed + 1 + r)
+        self.rng = np.random.default_rng(learn.cfg.seed + 2 + r)
         self.fn = torch.compile(self.step_loss) if learn.cfg.compile else self.step_loss
     def params(self, learn): return list(learn.model.parameters())
     @staticmethod
@@ -334,8 +337,18 @@ def _quiet(): return not sys.stderr.isatty() or 'IN_TEST' in os.environ or 'PYTE
 
 class Learner:
     "Trains `model` on `data` under `cfg`: one loop with events, every registered method, resumable run folders."
-    def __init__(self, data:DataSplits, model:str|Classifier, cfg:TrainConfig, device=None, cbs=(), progress:bool|None=None):
+    def __init__(self, data:DataSplits, model:str|Classifier, cfg:TrainConfig, device=None, cbs=(), progress:bool|None=None,
+                 distributed:bool|None=None):      # None: when torchrun started this process (WORLD_SIZE > 1)
         self.data, self.cfg = data, cfg
+        if distributed is None: distributed = int(os.environ.get('WORLD_SIZE', '1')) > 1 or (dist.is_available() and dist.is_initialized())
+        if distributed: device = init_distributed(device)
+        self.rank, self.world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+        if cfg.batch_size % self.world:
+            raise ParameterError(f"batch_size={cfg.batch_size} is the global batch of {self.world} processes and must divide evenly among them; "
+                                 f"use a multiple of {self.world}.")
+        per = cfg.batch_size // self.world
+        self.shard = slice(self.rank * per, (self.rank + 1) * per)    # this process's contiguous part of every batch
+        self.ddp = None
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         cuda = self.device.type == 'cuda'
         self.amp = cfg.amp if cfg.amp is not None else cuda
@@ -349,7 +362,7 @@ class Learner:
         self.model = model.to(self.device)
         if self.channels_last: self.model = self.model.to(memory_format=torch.channels_last)
         self.stages = plan_stages(cfg)
-        progress = (not _quiet()) if progress is None else progress
+        progress = ((not _quiet()) if progress is None else progress) and self.rank == 0
         self.cbs = [TrainStats(), LRSchedule(), DivergenceStop(cfg.diverge_factor), Evaluate(cfg.eval_every), Recorder(),
                     *([ClipGrad(cfg.clip_grad)] if cfg.clip_grad else []), *([ProgressBar()] if progress else []), *cbs]
         self.history, self.stage_idx, self.epoch, self.epoch_in_stage, self.fit_cbs = [], 0, 0, 0, []
@@ -372,6 +385,7 @@ class Learner:
                                cfg.pad, cfg.flip, seed=cfg.seed + 100 * k, channels_last=cl)
         self.test_dl = DeviceLoader(d.x_test, self.labels(st.labels, 'test'), cfg.eval_batch_size, False, self.device,
                                     d.mean, d.std, channels_last=cl)
+        if self.world > 1: wrap_ddp(self)
         self._index()
 
     def _index(self):
@@ -388,8 +402,11 @@ class Learner:
         return d.y_train if split == 'train' else d.y_test
 
     def batches(self):
-        "This epoch's training batches, each a `Batch` (raw inputs, augmented and normalised inputs, labels)."
-        for raw, y in self.dl.iter_raw(): yield Batch(raw, self.dl.prep(raw), y)
+        "This epoch's training batches, each a `Batch` (raw inputs, augmented and normalised inputs, labels); in a distributed run, this process's slice of each."
+        for raw, y in self.dl.iter_raw():
+            x = self.dl.prep(raw)                 # the whole batch's augmentation, as one process would draw it
+            if self.world > 1: raw, x, y = raw[self.shard], x[self.shard], y[self.shard]
+            yield Batch(raw, x, y)
 
     def autocast(self): return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
@@ -430,7 +447,7 @@ def fit(self:Learner, run_dir=None, overwrite:bool=False, stop_after:int|None=No
                 self.one_epoch()
             self.stage_idx += 1; self.epoch_in_stage = 0
             if self.stage_idx < len(self.stages): self.start_stage(self.stage_idx)
-        self.results = self.final_metrics()
+        self.results = self.on_rank0(self.final_metrics)
         self('after_fit')
         return self.results
     except CancelFit: return dict(stopped=True, history=self.history)
@@ -442,14 +459,19 @@ Learner.one_batch, Learner.one_epoch, Learner.fit = one_batch, one_epoch, fit
 
 # %% ../nbs/08_learner.ipynb #08e0bcf9
 class TrainStats(Callback):
-    "Training loss and accuracy of the epoch, summed on the device and read once, at the end of the epoch."
+    "Training loss and accuracy of the epoch, summed on the device (and over the processes of a distributed run) and read once, at the end of the epoch."
     order = 0
     def before_epoch(self, learn):
         self.loss = torch.zeros((), device=learn.device); self.correct = torch.zeros((), device=learn.device); self.n = 0
     def after_batch(self, learn):
         self.loss += learn.loss.detach(); self.correct += learn.correct; self.n += len(learn.batch.y)
     def after_epoch(self, learn):
-        loss, acc = torch.stack([self.loss / len(learn.dl), self.correct / self.n]).tolist()     # the epoch's one read
+        if learn.world > 1:                      # the epoch's one collective: sums over the processes
+            s = torch.stack([self.loss / len(learn.dl), self.correct, torch.full((), float(self.n), device=learn.device)])
+            dist.all_reduce(s)
+            stats = torch.stack([s[0] / learn.world, s[1] / s[2]])
+        else: stats = torch.stack([self.loss / len(learn.dl), self.correct / self.n])
+        loss, acc = stats.tolist()                                                                # the epoch's one read
         learn.row.update(epoch=learn.epoch, stage=learn.stage.name, train_loss=loss, train_acc=acc, lr=learn.opt.param_groups[0]['lr'])
 
 class LRSchedule(Callback):
@@ -486,7 +508,7 @@ class Evaluate(Callback):
     def __init__(self, every:int=1): self.every = every
     def after_epoch(self, learn):
         due = learn.epoch_in_stage == learn.stage.epochs or learn.epoch % self.every == 0
-        learn.row['test_acc'] = learn.test_accuracy() if due else None
+        learn.row['test_acc'] = learn.on_rank0(learn.test_accuracy) if due else None    # rank 0 evaluates, the others wait
 
 class Recorder(Callback):
     "The epoch's wall time, then the finished row into `learn.history`."
@@ -525,15 +547,24 @@ class RunFolderCB(Callback):
     order = 50
     def __init__(self, path, overwrite:bool=False): self.folder, self.overwrite = run_folder(path), overwrite
     def claim(self, learn):
-        learn.run_dir = self.folder.path
-        if self.folder.claim(learn.config_dict(), self.overwrite): learn.load(self.folder.path / 'checkpoint.pt')
-    def after_epoch(self, learn):
-        learn.write_log(self.folder.path / 'log.csv')
-        learn.save(self.folder.path / 'checkpoint.pt')
-        self.folder.touch()
-    def after_fit(self, learn):
-        learn.save(self.folder.path / 'checkpoint.pt')
-        write_json(self.folder.path / 'metrics.json', learn.results)
+        learn.run_dir, ckpt = self.folder.path, self.folder.path / 'checkpoint.pt'
+        if learn.world == 1:
+            if self.folder.claim(learn.config_dict(), self.overwrite): learn.load(ckpt)
+            return
+        # distributed: rank 0 claims the folder and reads the checkpoint; every process resumes from what it read
+        sd = learn.on_rank0(lambda: load_checkpoint(ckpt, 'cpu', CKPT_KEYS) if self.folder.claim(learn.config_dict(), self.overwrite) else None)
+        if sd is not None: learn.load_state(sd)
+    def _write(self, learn, log:bool):
+        sd = learn.state_dict()                  # every process takes part (each one's random state is saved)
+        def w():
+            if log: learn.write_log(self.folder.path / 'log.csv')
+            learn.save(self.folder.path / 'checkpoint.pt', sd)
+            if not log: write_json(self.folder.path / 'metrics.json', learn.results)
+            self.folder.touch()
+        learn.on_rank0(w)                        # rank 0 writes, the others wait
+        learn.saved_epoch = learn.epoch
+    def after_epoch(self, learn): self._write(learn, log=True)
+    def after_fit(self, learn): self._write(learn, log=False)
     def cleanup_fit(self, learn): self.folder.release()
 
 # %% ../nbs/08_learner.ipynb #4eeef92b
@@ -568,28 +599,39 @@ def final_metrics(self:Learner) -> dict:
                 **margin_distances(feats, y), epochs_run=self.epoch, train_time=sum(r['time'] for r in self.history))
 
 def state_dict(self:Learner) -> dict:
-    return dict(model=self.model.state_dict(), opt=self.opt.state_dict(), method=self.method.state_dict(),
-                loader=self.dl.state_dict(), stage_idx=self.stage_idx, epoch=self.epoch, epoch_in_stage=self.epoch_in_stage,
-                history=self.history, torch_rng=torch.get_rng_state())
+    "Everything a resumed run needs; in a distributed run every process must call it (the method's random state of each process is gathered)."
+    sd = dict(model=self.model.state_dict(), opt=self.opt.state_dict(), method=self.method.state_dict(),
+              loader=self.dl.state_dict(), stage_idx=self.stage_idx, epoch=self.epoch, epoch_in_stage=self.epoch_in_stage,
+              history=self.history, torch_rng=torch.get_rng_state())
+    if self.world > 1:
+        sd['method_ranks'] = [None] * self.world
+        dist.all_gather_object(sd['method_ranks'], self.method.state_dict())
+    return sd
 
-def save(self:Learner, path):
-    atomic_write(Path(path), lambda p: torch.save(self.state_dict(), p))
+def save(self:Learner, path, sd:dict|None=None):
+    sd = self.state_dict() if sd is None else sd
+    atomic_write(Path(path), lambda p: torch.save(sd, p))
     self.saved_epoch = self.epoch
 
 def load(self:Learner, path):
     "Load a checkpoint (checked: zip CRCs, its fields, finite weights) into this learner, at the stage it was saved in."
-    sd = load_checkpoint(path, map_location=self.device, keys=CKPT_KEYS)
+    self.load_state(load_checkpoint(path, map_location=self.device, keys=CKPT_KEYS))
+
+def load_state(self:Learner, sd:dict):
+    "Resume from a checkpoint's states (a distributed run's process takes its own random state)."
     k = min(sd['stage_idx'], len(self.stages) - 1)     # a finished run was saved with stage_idx == len(stages)
     if k != self.stage_idx: self.start_stage(k)
     self.stage_idx = sd['stage_idx']
-    self.model.load_state_dict(sd['model']); self.opt.load_state_dict(sd['opt']); self.method.load_state_dict(sd['method'])
+    method = sd['method_ranks'][self.rank] if self.world > 1 and len(sd.get('method_ranks') or ()) == self.world else sd['method']
+    self.model.load_state_dict(sd['model']); self.opt.load_state_dict(sd['opt']); self.method.load_state_dict(method)
     self.dl.load_state_dict(sd['loader']); torch.set_rng_state(sd['torch_rng'])
     self.epoch, self.epoch_in_stage, self.history = sd['epoch'], sd['epoch_in_stage'], sd['history']
     self.saved_epoch = self.epoch
 
 def config_dict(self:Learner) -> dict:
-    "What `config.json` records: the `TrainConfig`, the model's name and the data set."
-    return dict(self.cfg.to_dict(), model=self.model_name, dataset=self.data.name, n_train=len(self.data.x_train))
+    "What `config.json` records: the `TrainConfig`, the model's name and the data set (and the number of processes of a distributed run)."
+    return dict(self.cfg.to_dict(), model=self.model_name, dataset=self.data.name, n_train=len(self.data.x_train),
+                **({'world_size': self.world} if self.world > 1 else {}))
 
 def write_log(self:Learner, path):
     keys = list(dict.fromkeys(k for r in self.history for k in r))
@@ -598,11 +640,53 @@ def write_log(self:Learner, path):
             wr = csv.DictWriter(f, keys); wr.writeheader(); wr.writerows(self.history)
     atomic_write(Path(path), w)
 
-for _f in (predict, test_accuracy, final_metrics, state_dict, save, load, config_dict, write_log): setattr(Learner, _f.__name__, _f)
+for _f in (predict, test_accuracy, final_metrics, state_dict, save, load, load_state, config_dict, write_log): setattr(Learner, _f.__name__, _f)
 
 def fit(data:DataSplits, model:str|Classifier, cfg:TrainConfig|None=None, run_dir=None, overwrite=False, device=None,
-        progress=None, cbs=(), **kwargs) -> Learner:
-    "Train `model` on `data` with `cfg` (or `TrainConfig(**kwargs)`); return the learner, its results in `.results`."
-    learn = Learner(data, model, cfg or TrainConfig(**kwargs), device, cbs, progress)
+        progress=None, cbs=(), distributed=None, **kwargs) -> Learner:
+    "Train `model` on `data` with `cfg` (or `TrainConfig(**kwargs)`); return the learner, its results in `.results`. Under torchrun, one run across its processes."
+    learn = Learner(data, model, cfg or TrainConfig(**kwargs), device, cbs, progress, distributed)
     learn.fit(run_dir, overwrite)
     return learn
+
+# %% ../nbs/08_learner.ipynb #fadec9c2
+def init_distributed(device=None) -> torch.device:
+    "Join the process group that torchrun describes (RANK, WORLD_SIZE, MASTER_ADDR ... in the environment), once; return this process's device."
+    dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    if dev.type == 'cuda':
+        if dev.index is None: dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', '0')))
+        torch.cuda.set_device(dev)
+    if not dist.is_initialized():
+        dist.init_process_group('nccl' if dev.type == 'cuda' else 'gloo')
+        atexit.register(lambda: dist.is_initialized() and dist.destroy_process_group())
+    return dev
+
+class _Step(nn.Module):
+    "What DDP wraps: the model and the method's own modules; `forward` runs the method's step function, so each step goes through DDP."
+    def __init__(self, model, extra): super().__init__(); self.model, self.extra = model, nn.ModuleList(extra)
+    def forward(self, fn, *args): return fn(*args)
+
+def wrap_ddp(learn:Learner):
+    "Route the stage's step through `DistributedDataParallel`, which averages the gradients of the stage's parameters."
+    m = learn.method
+    step = _Step(learn.model, [v for v in vars(m).values() if isinstance(v, nn.Module) and v is not learn.model])
+    trained = {id(p) for p in learn.params}
+    DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(step, [n for n, p in step.named_parameters() if id(p) not in trained])
+    per_process_bn = dict(forward_sync_buffers=False) if 'forward_sync_buffers' in inspect.signature(DistributedDataParallel).parameters else dict(broadcast_buffers=False)
+    learn.ddp = DistributedDataParallel(step, device_ids=[learn.device.index] if learn.device.type == 'cuda' else None, **per_process_bn)
+    fn = m.fn
+    m.fn = lambda *args: learn.ddp(fn, *args)
+
+def on_rank0(self:Learner, f):
+    "Run `f()` on rank 0 only and hand its result (or its error) to every process; the others wait for it."
+    if self.world == 1: return f()
+    out = [None]
+    if self.rank == 0:
+        try: out[0] = (True, f())
+        except Exception as e: out[0] = (False, e)
+    dist.broadcast_object_list(out, src=0)
+    ok, v = out[0]
+    if not ok: raise v
+    return v
+
+Learner.on_rank0 = on_rank0

@@ -1,0 +1,30 @@
+"""bench/throughput.py with tiny settings: it runs, prints its table, and writes JSON whose ratios come from its numbers."""
+import json, os, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+def test_throughput_bench_tiny(tmp_path):
+    out = tmp_path / 'bench.json'
+    r = subprocess.run([sys.executable, str(ROOT / 'bench' / 'throughput.py'), '--batch-size', '8', '--steps', '1', '--rounds', '2',
+                        '--warmup', '1', '--epoch-size', '64', '--test-size', '32', '--eval-batch-size', '16', '--workers', '1',
+                        '--methods', 'orig', 'ama', '--out', str(out)],
+                       env=dict(os.environ, OMP_NUM_THREADS='1'), capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert '| method | ours (img/s) | conventional (img/s) | ours / conventional | method / orig (ours) |' in r.stdout
+    res = json.loads(out.read_text())
+    for k in ('command', 'date', 'device', 'device_name', 'torch', 'model', 'batch_size', 'epoch_size', 'rows', 'ratios'):
+        assert k in res, k
+    assert res['model'] == 'resnet32' and res['batch_size'] == 8 and res['steps_per_epoch'] == 8
+    rows = {(x['method'], x['pipeline']): x for x in res['rows']}
+    assert set(rows) == {('orig', 'ours'), ('orig', 'conventional'), ('ama', 'ours'), ('ama', 'conventional')}
+    for x in rows.values():
+        assert len(x['rounds_step_s']) == 2 and x['step_s'] == min(x['rounds_step_s']) and x['images_per_s'] == pytest.approx(8 / x['step_s'])
+        assert x['epoch_s'] == pytest.approx(8 * x['step_s'] + x['eval_s']) and x['eval_s'] > 0
+    for m in ('orig', 'ama'):
+        r_ = res['ratios'][m]
+        assert r_['ours_over_conventional'] == pytest.approx(rows[(m, 'ours')]['images_per_s'] / rows[(m, 'conventional')]['images_per_s'])
+        assert r_['over_orig'] == pytest.approx(rows[('orig', 'ours')]['images_per_s'] / rows[(m, 'ours')]['images_per_s'])
+        assert r_['over_orig_conventional'] == pytest.approx(rows[('orig', 'conventional')]['images_per_s'] / rows[(m, 'conventional')]['images_per_s'])
+    assert res['ratios']['orig']['over_orig'] == 1.0
