@@ -15,14 +15,15 @@ from .data import load_dataset
 from .learner import METHODS, Learner, TrainConfig, plan_stages, run_folder
 
 # %% auto #0
-__all__ = ['check_int', 'check_seeds', 'check_methods', 'check_numbers', 'check_device', 'device_name', 'environment', 'RunSpec',
-           'grid', 'Experiment', 'summarize', 'summarize_records', 'parse_shard', 'shard_specs', 'mean_std_table',
-           'grid_table']
+__all__ = ['split_list', 'check_int', 'check_seeds', 'check_methods', 'check_numbers', 'check_device', 'device_name',
+           'environment', 'RunSpec', 'grid', 'Experiment', 'summarize', 'summarize_records', 'parse_shard',
+           'shard_specs', 'mean_std_table', 'grid_table']
 
 # %% ../nbs/09_experiment.ipynb #98bed072
 def _bad(name, value, expected): raise ParameterError(f"{name}={value!r} is not valid: expected {expected}.")
 
-def _parts(value, name):
+def split_list(value, name=None) -> list:
+    "A list parameter as a list: a list or tuple as it is, a string such as '0,1,2' or '[0, 1, 2]' split, one value as a list of one."
     if isinstance(value, str): return [p for p in re.split(r"[\s,\[\]'\"]+", value) if p]
     if isinstance(value, (list, tuple)): return list(value)
     return [value]
@@ -37,7 +38,7 @@ def check_int(value, name:str, min_value:int=1) -> int:
 
 def check_seeds(seeds) -> list[int]:
     "Seeds as a list of distinct non-negative ints, from a list or a string like '0,1,2'."
-    parts = _parts(seeds, 'seeds')
+    parts = split_list(seeds, 'seeds')
     try: out = [check_int(p, 'seeds', 0) for p in parts]
     except ParameterError: _bad('seeds', seeds, 'a list of integers >= 0, such as "0,1,2"')
     if not out: _bad('seeds', seeds, 'at least one seed, such as "0,1,2"')
@@ -46,7 +47,7 @@ def check_seeds(seeds) -> list[int]:
 
 def check_methods(methods, allowed=METHODS) -> list[str]:
     "Method names as a list, each one of `allowed`, from a list or a string like 'orig,ama'."
-    out = [str(m) for m in _parts(methods, 'methods')]
+    out = [str(m) for m in split_list(methods, 'methods')]
     unknown = [m for m in out if m not in allowed]
     if unknown: _bad('methods', methods, f"names from {', '.join(allowed)} (unknown: {', '.join(unknown)})")
     if not out: _bad('methods', methods, f"at least one of {', '.join(allowed)}")
@@ -56,7 +57,7 @@ def check_methods(methods, allowed=METHODS) -> list[str]:
 def check_numbers(values, name:str, min_value:float=0.0) -> list[float]:
     "A possibly empty list of distinct finite numbers >= `min_value`, from a list or a string like '0.3,0.5'."
     out = []
-    for p in _parts(values, name):
+    for p in split_list(values, name):
         try: v = float(p) if not isinstance(p, bool) else None
         except (TypeError, ValueError): v = None
         if v is None or not math.isfinite(v) or v < min_value:
@@ -96,13 +97,13 @@ def device_name(device:str) -> str:
     if d.type == 'cuda': return torch.cuda.get_device_name(d)
     return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
-def environment(device:str) -> dict:
-    "Date, versions, device and git commit, for `results.json`."
+def environment(device:str, git_commit:str|None=None) -> dict:
+    "Date, versions, device and git commit (`git_commit`, when the caller read it earlier, e.g. when training began), for `results.json`."
     import ama
     return dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
                 python=platform.python_version(), platform=platform.platform(),
                 packages={p: _version(p) for p in ('torch', 'torchvision', 'numpy', 'papermill', 'nbdev')} | {'ama': ama.__version__},
-                device=device, device_name=device_name(device), git_commit=_git_commit())
+                device=device, device_name=device_name(device), git_commit=git_commit or _git_commit())
 
 # %% ../nbs/09_experiment.ipynb #d1fe6f16
 @dataclass
@@ -157,6 +158,7 @@ class Experiment:
         self.out, self.params, self.log = Path(out_dir), _jsonable(params), log
         self.data_root, self.device, self.progress = data_root, device, progress
         self.records, self.figures, self.t0, self._data = {}, [], time.time(), {}
+        self.git_commit = _git_commit()             # the code that trains: read when the experiment starts, not when it ends
         self.folder = RunFolder(self.out, 'params.json', 'results.json', ('manifest.json',), what='experiment', resume_file='params.json')
         if check_bool(overwrite, 'overwrite'): self.clear()
         resuming = (self.out / 'params.json').exists()
@@ -291,7 +293,7 @@ class Experiment:
 
     def finish(self, summary:dict, extra:dict|None=None, device:str='cpu') -> dict:
         "Write results.json (atomically): parameters, environment, `summary`, every run's record, figures, and `extra`."
-        res = dict(params=self.params, environment=environment(device), wall_time_s=round(time.time() - self.t0, 1),
+        res = dict(params=self.params, environment=environment(device, self.git_commit), wall_time_s=round(time.time() - self.t0, 1),
                    summary=summary, runs=list(self.records.values()), figures=self.figures, **(extra or {}))
         write_json(self.out / 'results.json', _jsonable(res))
         self.log(f"results: {self.out / 'results.json'}" + (f"; figures: {', '.join(str(self.out / f) for f in self.figures)}" if self.figures else ''))

@@ -206,14 +206,16 @@ class SupCon(Method):
     class Options:
         temperature:float = 0.1         # τ (Khosla et al. use 0.1 on CIFAR)
         proj_dim:int|None = 128         # projection head output; None: no projection head (the toy task)
+        base_temperature:float|None = 0.07   # the reference code's τ_base: the loss is scaled by τ / τ_base; None: unscaled
         def __post_init__(self):
             check_number(self.temperature, 'temperature', 0, lo_open=True)
+            if self.base_temperature is not None: check_number(self.base_temperature, 'base_temperature', 0, lo_open=True)
             if self.proj_dim is not None: check_number(self.proj_dim, 'proj_dim', 1, integer=True)
     def setup(self, learn):
         super().setup(learn)
         nf, pd = learn.model.num_features, self.opts.proj_dim
         self.proj = (nn.Sequential(nn.Linear(nf, nf), nn.ReLU(inplace=True), nn.Linear(nf, pd)) if pd else nn.Identity()).to(learn.device)
-        self.crit = SupConLoss(self.opts.temperature)
+        self.crit = SupConLoss(self.opts.temperature, base_temperature=self.opts.base_temperature)
     def params(self, learn):
         head = {id(p) for p in learn.model.get_classifier().parameters()}
         return [p for p in learn.model.parameters() if id(p) not in head] + list(self.proj.parameters())

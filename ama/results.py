@@ -10,7 +10,7 @@ import json, math
 from pathlib import Path
 from .core import ParameterError, bad_value, check_number, check_choice, read_json
 from .data import DATASETS
-from .experiment import _parts, summarize_records, grid_table, mean_std_table
+from .experiment import split_list, summarize_records, grid_table, mean_std_table
 from .learner import METHODS, TrainConfig
 
 # %% auto #0
@@ -21,7 +21,7 @@ __all__ = ['STANDIN_DATASETS', 'CE_BASELINE_LT', 'CE_BASELINE_SOURCE', 'check_da
 # %% ../nbs/09a_results.ipynb #8a033fb8
 def check_datasets(value, allowed=None) -> list[str]:
     "Data set names, one or a comma-separated list, each a registered data set (and one of `allowed` when given)."
-    out = [str(p) for p in _parts(value, 'dataset')]
+    out = [str(p) for p in split_list(value, 'dataset')]
     ok = list(allowed or DATASETS)
     bad = [d for d in out if d not in ok or d not in DATASETS]
     if not out or bad: bad_value('dataset', value, f"one or more of {', '.join(ok)}" + (f" (unknown: {', '.join(bad)})" if bad else ''))
@@ -31,7 +31,7 @@ def check_datasets(value, allowed=None) -> list[str]:
 def check_imbs(value) -> list:
     "Imbalance factors, one number or a comma-separated list, each >= 1 (integers stay integers)."
     out = []
-    for p in _parts(value, 'imb'):
+    for p in split_list(value, 'imb'):
         try: v = float(p) if not isinstance(p, bool) else None
         except (TypeError, ValueError): v = None
         if v is None or not math.isfinite(v) or v < 1: bad_value('imb', value, 'one or more imbalance factors >= 1, such as 100 or "100,50,10"')
@@ -43,7 +43,7 @@ def check_imbs(value) -> list:
 def check_milestones(value, epochs:int) -> tuple:
     "Learning-rate milestones (epochs), a comma-separated list or empty, each between 1 and epochs-1."
     out = []
-    for p in _parts(value, 'milestones'):
+    for p in split_list(value, 'milestones'):
         try: v = int(p) if not isinstance(p, bool) and float(p).is_integer() else None
         except (TypeError, ValueError): v = None
         if v is None or not 0 < v < epochs: bad_value('milestones', value, f"epochs between 1 and epochs-1={epochs - 1}, such as \"360,380\" (or \"\" for none)")
@@ -117,7 +117,7 @@ CE_BASELINE_SOURCE = "cross-entropy, ResNet32: Cao et al. 2019 (imbalance 100, 1
 def load_results(paths) -> list[dict]:
     "The results.json files at `paths` (files, or folders searched recursively), each checked, in a stable order."
     files = []
-    for p in _parts(paths, 'results'):
+    for p in split_list(paths, 'results'):
         p = Path(p)
         if p.is_dir(): files += sorted(p.rglob('results.json'))
         elif p.is_file(): files.append(p)
