@@ -28,6 +28,12 @@ def parameter_names(nb_path:Path) -> set:
     cell = next(c for c in nbformat.read(nb_path, 4).cells if 'parameters' in c.metadata.get('tags', []))
     return {l.split('=')[0].strip() for l in cell.source.splitlines() if '=' in l and not l.startswith('#')}
 
+def parameter_defaults(nb_path:Path) -> dict:
+    "The values the notebook's `parameters` cell assigns (its defaults: the paper's settings)."
+    cell = next(c for c in nbformat.read(nb_path, 4).cells if 'parameters' in c.metadata.get('tags', []))
+    ns = {}; exec(cell.source, ns)
+    return ns
+
 def prepare(name:str, tmp:Path, done:dict) -> dict:
     "The tiny parameters of `name`, with its fake data written and its input notebooks run (once per test session)."
     decl = declared(NBS / f'{name}.ipynb')
@@ -139,7 +145,9 @@ def test_bad_parameter_stops_before_training(name, param, value, message, tmp_pa
 @pytest.mark.parametrize('name', [n for n in NAMES if 'data_root' in parameter_names(NBS / f'{n}.ipynb')])
 def test_missing_data_set_stops_before_training_with_one_sentence(name, tmp_path):
     out = tmp_path / 'out'
-    params = {**declared(NBS / f'{name}.ipynb')['params'], 'data_root': str(tmp_path / 'nodata'), 'download': False}
+    defaults = parameter_defaults(NBS / f'{name}.ipynb')              # the paper's data sets, which need files
+    params = {**declared(NBS / f'{name}.ipynb')['params'], 'dataset': defaults['dataset'],
+              'data_root': str(tmp_path / 'nodata'), 'download': False}
     with pytest.raises(pm.PapermillExecutionError) as e:
         run(NBS / f'{name}.ipynb', tmp_path, out_dir=str(out), **params)
     msg = str(e.value)
