@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.nn.parallel import DistributedDataParallel
 from .core import (Registry, ParameterError, bad_value, check_bool, check_number, check_choice, atomic_write,
-                      write_json, load_checkpoint, read_json, RunFolder, RunExistsError)
+                      write_json, load_checkpoint, RunFolder)
 from .baselines import SupConLoss, mix, mix_draw, mixed_cross_entropy, mixup_loss, manifold_mixup_loss
 from .data import DataSplits, DeviceLoader
 from .interpolation import ama_loss, ama_loss_from_logits

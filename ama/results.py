@@ -6,9 +6,9 @@ Docs: https://ama-dev.github.io/ama/recipes.html.md"""
 
 # %% ../nbs/09a_recipes.ipynb #b0bf00af
 from __future__ import annotations
-import json, math
+import math
 from pathlib import Path
-from .core import ParameterError, bad_value, check_number, check_choice, read_json
+from .core import ParameterError, bad_value, check_number, read_json
 from .data import DATASETS
 from .experiment import split_list, summarize_records, grid_table, mean_std_table
 from .learner import METHODS, TrainConfig

@@ -24,7 +24,6 @@ adds time; `--stat median` is the alternative, and the JSON holds every round). 
 as JSON.
 """
 import argparse, datetime, json, math, os, platform, statistics, sys, time
-import numpy as np
 import torch
 
 p = argparse.ArgumentParser(description=__doc__.split('\n')[0])

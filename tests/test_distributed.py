@@ -1,6 +1,6 @@
 """Runs across processes: one run over two processes with torchrun (gloo, on the CPU) against the same run in one
 process; and two workers that share one experiment folder, started at the same moment, running every spec once."""
-import hashlib, json, os, subprocess, sys, textwrap
+import json, os, subprocess, sys, textwrap
 from pathlib import Path
 import pytest, torch
 

@@ -7,7 +7,7 @@ Without `quarto` or `chromium` on PATH these tests skip; CI sets `AMA_DOCS_REQUI
 """
 import fcntl, functools, http.server, json, os, re, select, shutil, subprocess, sys, tempfile, threading, time
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit, unquote
+from urllib.parse import urlsplit, unquote
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]

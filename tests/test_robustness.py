@@ -1,6 +1,6 @@
 """Nothing lost, nothing silently wrong: each finding of the adversarial review (issue "strict parameters, safe
 deletes, and clear errors for damaged run folders") reproduced, and now refused with one sentence."""
-import json, math, os, shutil, subprocess, sys, time, zipfile
+import json, math, subprocess, sys, zipfile
 from pathlib import Path
 import pytest, torch
 from ama.core import DamagedRunError, DiskFullError, ParameterError, RunLockedError
@@ -55,7 +55,7 @@ def test_damaged_run_folder_is_named_in_one_sentence(finished, what):
     assert sorted(p.name for p in d.iterdir()) == before                 # nothing deleted for the user
 
 def test_nan_weights_in_a_checkpoint_are_refused(tmp_path):
-    learn = fit(load_dataset('toy'), 'toy_mlp', TrainConfig(epochs=2, clip_grad=1.0), run_dir=tmp_path / 'r', device='cpu')
+    fit(load_dataset('toy'), 'toy_mlp', TrainConfig(epochs=2, clip_grad=1.0), run_dir=tmp_path / 'r', device='cpu')
     sd = torch.load(tmp_path / 'r' / 'checkpoint.pt', weights_only=False)
     sd['model']['fc.weight'][0, 0] = math.nan; (tmp_path / 'r' / 'metrics.json').unlink(); sd['epoch'] = 1
     torch.save(sd, tmp_path / 'r' / 'checkpoint.pt')
