@@ -27,12 +27,13 @@ from .sampler import pair_noise
 from .scheduler import AlphaScheduler
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'METHODS', 'EVENTS', 'RUN_FILES', 'CKPT_KEYS', 'lr_at', 'Callback', 'Batch', 'register_method',
-           'count_correct', 'Method', 'AMA', 'ManifoldMixup', 'Mixup', 'AMAMixup', 'SupCon', 'LinearProbe',
-           'TrainConfig', 'Stage', 'plan_stages', 'CancelFit', 'TrainingDiverged', 'Learner', 'one_batch', 'one_epoch',
-           'fit', 'TrainStats', 'LRSchedule', 'ClipGrad', 'DivergenceStop', 'Evaluate', 'Recorder', 'ProgressBar',
-           'run_folder', 'RunFolderCB', 'predict', 'test_accuracy', 'final_metrics', 'state_dict', 'save', 'load',
-           'load_state', 'config_dict', 'write_log', 'init_distributed', 'wrap_ddp', 'on_rank0']
+__all__ = ['SCHEDULES', 'OPTIMIZERS', 'METHODS', 'EVENTS', 'RUN_FILES', 'CKPT_KEYS', 'lr_at', 'Callback', 'Batch',
+           'register_method', 'count_correct', 'Method', 'AMA', 'ManifoldMixup', 'Mixup', 'AMAMixup', 'SupCon',
+           'LinearProbe', 'TrainConfig', 'Stage', 'plan_stages', 'CancelFit', 'TrainingDiverged', 'Learner',
+           'one_batch', 'one_epoch', 'fit', 'TrainStats', 'LRSchedule', 'ClipGrad', 'DivergenceStop', 'Evaluate',
+           'Recorder', 'ProgressBar', 'run_folder', 'RunFolderCB', 'predict', 'test_accuracy', 'final_metrics',
+           'state_dict', 'save', 'load', 'load_state', 'config_dict', 'write_log', 'init_distributed', 'wrap_ddp',
+           'on_rank0']
 
 # %% ../nbs/08_learner.ipynb #e1a366cf
 SCHEDULES = Registry('schedule')
@@ -47,6 +48,16 @@ def _step(epoch, lr, epochs, warmup_epochs, milestones, gamma, step_size): retur
 def _cosine(epoch, lr, epochs, warmup_epochs, milestones, gamma, step_size):
     t = (epoch - warmup_epochs) / max(1, epochs - warmup_epochs)
     return lr * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+@SCHEDULES.register('cosine_periodic')
+def _cosine_periodic(epoch, lr, epochs, warmup_epochs, milestones, gamma, step_size):
+    "torch's CosineAnnealingLR(T_max=step_size, eta_min=0) stepped once per epoch: past T_max it rises again (period 2·T_max)."
+    return lr * 0.5 * (1 + math.cos(math.pi * int(epoch) / step_size))
+
+OPTIMIZERS = Registry('optimizer')
+OPTIMIZERS.register('sgd')(lambda params, lr, momentum, weight_decay:
+                           torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=True))
+OPTIMIZERS.register('adamw')(lambda params, lr, momentum, weight_decay:            # torch's betas; momentum unused
+                             torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, foreach=True))
 
 def lr_at(epoch:float, lr:float, epochs:int, schedule:str='constant', warmup_epochs:int=0,
           milestones=(), gamma:float=0.1, step_size:int=30) -> float:
@@ -254,6 +265,7 @@ class TrainConfig:
     lr:float = 0.1
     momentum:float = 0.9
     weight_decay:float = 5e-4
+    optimizer:str = 'sgd'           # a registered optimizer (OPTIMIZERS): 'sgd', or 'adamw' (momentum unused)
     clip_grad:float|None = None     # clip the gradients' global norm to this (not in the paper; see the toy notebook)
     schedule:str = 'constant'       # a registered schedule (SCHEDULES)
     warmup_epochs:int = 0           # linear warm-up from 0 to `lr`
@@ -295,6 +307,7 @@ class TrainConfig:
         if self.clip_grad is not None: check_number(self.clip_grad, 'clip_grad', 0, lo_open=True)
         if self.pad is not None: check_number(self.pad, 'pad', 0, integer=True)
         for s in ('schedule', 'linear_schedule'): check_choice(getattr(self, s), s, SCHEDULES)
+        check_choice(self.optimizer, 'optimizer', OPTIMIZERS)
         for n in ('compile', 'flip'): check_bool(getattr(self, n), n)
         for n in ('amp', 'channels_last'):
             if getattr(self, n) is not None: check_bool(getattr(self, n), n)
@@ -356,7 +369,7 @@ class Learner:
         self.amp = cfg.amp if cfg.amp is not None else cuda
         self.channels_last = (cfg.channels_last if cfg.channels_last is not None else cuda) and data.is_image
         if cfg.labels == 'coarse' and data.coarse_train is None:
-            raise ParameterError(f"labels='coarse' needs coarse labels, but data set {data.name!r} has none; use cifar10 or cifar100.")
+            raise ParameterError(f"labels='coarse' needs coarse labels, but data set {data.name!r} has none; use cifar10, cifar100 or digits (our stand-in superclasses).")
         torch.manual_seed(cfg.seed)
         n_out = len(data.coarse_classes) if cfg.labels == 'coarse' else data.num_classes
         self.model_name = model if isinstance(model, str) else type(model).__name__
@@ -381,7 +394,7 @@ class Learner:
         self.method = st.method(st.opts)
         self.method.setup(self)
         self.params = self.method.params(self)
-        self.opt = torch.optim.SGD(self.params, lr=st.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, foreach=True)
+        self.opt = OPTIMIZERS[cfg.optimizer](self.params, st.lr, cfg.momentum, cfg.weight_decay)
         d, cl = self.data, self.channels_last
         self.dl = DeviceLoader(d.x_train, self.labels(st.labels, 'train'), cfg.batch_size, True, self.device, d.mean, d.std,
                                cfg.pad, cfg.flip, seed=cfg.seed + 100 * k, channels_last=cl)

@@ -6,17 +6,24 @@ Docs: https://ama-dev.github.io/ama/recipes.html.md"""
 
 # %% ../nbs/09a_recipes.ipynb #b0bf00af
 from __future__ import annotations
-import math
+import dataclasses, math
+from dataclasses import dataclass, field
 from pathlib import Path
 from .core import ParameterError, bad_value, check_number, read_json
 from .data import DATASETS
-from .experiment import split_list, summarize_records, grid_table, mean_std_table
+from .experiment import split_list, summarize_records, grid_table, mean_std_table, check_numbers
 from .learner import METHODS, TrainConfig
 
 # %% auto #0
-__all__ = ['STANDIN_DATASETS', 'CE_BASELINE_LT', 'CE_BASELINE_SOURCE', 'check_datasets', 'check_imbs', 'check_milestones',
-           'is_standin', 'standin_note', 'recipe_43', 'setup_43', 'describe_data', 'load_results', 'provenance',
-           'runs_of', 'nested', 'lt_col', 'title_of', 'table3', 'table1']
+__all__ = ['STANDIN_DATASETS', 'RECIPES', 'TASKS', 'PAPER_MODELS', 'TASK_DATASETS', 'TABLE4_METHODS', 'ABLATION',
+           'CE_BASELINE_LT', 'CE_BASELINE_SOURCE', 'PAPER_TABLE4', 'PAPER_TABLE6', 'DATASET_TITLE', 'MODEL_TITLE',
+           'VARIANT_TITLE', 'TABLE_LEGEND', 'PAPER4', 'PAPER6', 'check_datasets', 'check_imbs', 'check_milestones',
+           'is_standin', 'standin_note', 'recipe_43', 'setup_43', 'describe_data', 'Recipe', 'recipe', 'record_section',
+           'is_full_length', 'check_tasks', 'check_models', 'check_variants', 'check_overrides', 'with_betas',
+           'task_specs', 'setup_runs', 'setup_tasks', 'standin_runs_note', 'load_results', 'provenance', 'runs_of',
+           'nested', 'lt_col', 'title_of', 'table3', 'table1', 'ds_title', 'task_of', 'setting_of', 'setting_label',
+           'method_of', 'method_label', 'variant_of', 'variant_label', 'accuracy', 'error', 'results_table', 'table2',
+           'table4', 'table5', 'table6', 'table7', 'plot_results', 'best_rows']
 
 # %% ../nbs/09a_recipes.ipynb #8a033fb8
 def check_datasets(value, allowed=None) -> list[str]:
@@ -83,8 +90,7 @@ def setup_43(dataset, data_root, download, imb, model, methods, seeds, epochs, b
              beta, linear_epochs, linear_lr, device, out_dir, overwrite, log=print):
     "Check a §4.3 notebook's parameters, load its data sets, and return (experiment, specs, params, data)."
     from ama.core import check_bool
-    from ama.data import load_dataset
-    from ama.experiment import Experiment, RunSpec, check_seeds, check_methods, check_int, check_device
+    from ama.experiment import RunSpec, check_seeds, check_methods, check_int, check_device
     dataset, imb = check_datasets(dataset, ('cifar10', 'cifar100') + STANDIN_DATASETS[:1]), check_imbs(imb)
     methods, seeds = check_methods(methods), check_seeds(seeds)
     epochs, batch_size = check_int(epochs, 'epochs'), check_int(batch_size, 'batch_size')
@@ -96,15 +102,218 @@ def setup_43(dataset, data_root, download, imb, model, methods, seeds, epochs, b
     recipe = dict(epochs=epochs, batch_size=batch_size, lr=lr, warmup_epochs=warmup_epochs, milestones=milestones, beta=beta,
                   linear_epochs=linear_epochs, linear_lr=linear_lr)
     specs = [RunSpec(d, model, recipe_43(m, s, **recipe), imb=i) for d in dataset for i in imb for m in methods for s in seeds]
-    data = {(s.dataset, s.imb): load_dataset(s.dataset, data_root, s.imb, s.data_seed, download) for s in specs}
     params = dict(dataset=dataset, imb=imb, model=model, methods=methods, seeds=seeds, **recipe)
-    exp = Experiment(out_dir, params, overwrite=overwrite, data_root=data_root, device=device, log=log)
+    exp, data = setup_runs(specs, params, data_root, download, device, out_dir, overwrite, log)
     return exp, specs, params, data
 
-def describe_data(data:dict) -> str:
-    "One line per long-tailed training set: its size and its largest and smallest class."
-    return '\n'.join(f"- {lt_col(k)}: {len(d.x_train):,} training images, {d.class_counts().max().item()} to "
-                     f"{d.class_counts().min().item()} per class; {len(d.x_test):,} test images" for k, d in data.items())
+def describe_data(data:dict, coarse:bool=False) -> str:
+    "One line per training set (keyed by data set and imbalance): its size, its largest and smallest class (and its superclasses)."
+    def sup(d):
+        if not coarse or not d.coarse_classes: return ''
+        names = ', '.join(d.coarse_classes) if len(d.coarse_classes) <= 4 else f"{d.coarse_classes[0]}, …, {d.coarse_classes[-1]}"
+        return f", {len(d.coarse_classes)} superclasses ({names})"
+    return '\n'.join(f"- {lt_col(k) if k[1] is not None else ds_title(k[0])}: {len(d.x_train):,} training images, "
+                     f"{d.class_counts().max().item()} to {d.class_counts().min().item()} per class{sup(d)}; "
+                     f"{len(d.x_test):,} test images" for k, d in data.items())
+
+# %% ../nbs/09a_recipes.ipynb #fe5be0a7
+@dataclass
+class Recipe:
+    "One of the paper's training settings, and where its numbers come from."
+    epochs:int; batch_size:int; lr:float
+    schedule:str = 'multistep'; milestones:tuple = (); gamma:float = 0.1; step_size:int = 30; warmup_epochs:int = 0
+    momentum:float = 0.9; weight_decay:float = 5e-4; optimizer:str = 'sgd'
+    linear_epochs:int = 100; linear_lr:float = 0.1; linear_schedule:str = 'cosine'    # the linear stage, when a run has one
+    options:dict = field(default_factory=dict)      # method options the recipe sets, by method
+    source:str = ''
+
+    def scaled(self, epochs:int) -> Recipe:
+        "The same schedule over `epochs`: milestones, step size and warm-up scaled with the number of epochs."
+        if epochs == self.epochs: return self
+        f = epochs / self.epochs
+        ms = tuple(sorted({m for m in (max(1, round(m * f)) for m in self.milestones) if m < epochs}))
+        wu = min(epochs - 1, max(1, round(self.warmup_epochs * f))) if self.warmup_epochs else 0
+        return dataclasses.replace(self, epochs=epochs, milestones=ms, step_size=max(1, round(self.step_size * f)), warmup_epochs=wu)
+
+    def config(self, method:str, seed:int, labels:str='fine', beta:float|None=None, epochs:int|None=None,
+               batch_size:int|None=None, lr:float|None=None, linear_epochs:int|None=None, linear_lr:float|None=None,
+               **options) -> TrainConfig:
+        "The TrainConfig of `method` under this recipe; an override left None keeps the recipe's value (`epochs` scales the schedule)."
+        r = self if epochs is None else self.scaled(epochs)
+        opts = {**self.options.get(method, {}), **options}
+        if beta is not None and 'beta' in METHODS[method].Options.__dataclass_fields__: opts['beta'] = beta
+        pick = lambda v, d: d if v is None else v
+        return TrainConfig(method=method, options=opts, labels=labels, seed=seed, epochs=r.epochs,
+                           batch_size=pick(batch_size, r.batch_size), lr=pick(lr, r.lr), momentum=r.momentum,
+                           weight_decay=r.weight_decay, optimizer=r.optimizer, schedule=r.schedule,
+                           warmup_epochs=r.warmup_epochs, milestones=r.milestones, gamma=r.gamma, step_size=r.step_size,
+                           linear_epochs=pick(linear_epochs, r.linear_epochs), linear_lr=pick(linear_lr, r.linear_lr),
+                           linear_schedule=r.linear_schedule)
+
+_C100 = Recipe(200, 128, 0.1, 'multistep', (60, 120, 160), 0.2,
+               source="§4.2: batch 128, SGD (momentum 0.9, weight decay 5e-4), lr 0.1 divided by 5 at epochs 60, 120, 160; "
+                      "200 epochs. Linear stage (ours): 100 epochs, lr 0.1, cosine")
+_LT = Recipe(400, 256, 0.15, 'multistep', (360, 380), 0.1, warmup_epochs=10, linear_schedule='constant',
+             source="§4.3: batch 256, SGD (momentum 0.9, weight decay 5e-4), 10 warm-up epochs to 0.15, divided by 10 at "
+                    "epochs 360, 380; 400 epochs. SupCon's linear stage (ours): 100 epochs, lr 0.1")
+RECIPES = {
+    ('4.2', 'cifar100'): _C100,
+    ('4.2', 'cifar10'): Recipe(600, 128, 3e-4, 'cosine_periodic', step_size=100, weight_decay=0.01, optimizer='adamw',
+                               linear_epochs=100, linear_lr=1e-3, linear_schedule='cosine',
+                               options={'supcon': dict(temperature=0.5, base_temperature=None, proj_dim=None)},
+                               source="Chen et al. 2022 (thanos-code b4f704e): batch 128, AdamW (lr 3e-4, weight decay 0.01), "
+                                      "cosine T_max 100 per epoch, 600 epochs; SupCon τ 0.5, no projection head. "
+                                      "Linear stage: AdamW lr 1e-3, cosine, 100 epochs"),
+    ('4.3', 'cifar10'): _LT, ('4.3', 'cifar100'): _LT,
+    ('4.4', 'cifar10'): Recipe(300, 128, 0.05, 'step', gamma=0.5, step_size=30,
+                               source="§4.4: lr 0.05 halved every 30 epochs, 300 epochs; batch 128 and SGD (momentum 0.9, "
+                                      "weight decay 5e-4) from §4.2 (not given for CIFAR-10)"),
+    ('4.4', 'cifar100'): _C100,
+    ('4.4', 'tinyimagenet'): Recipe(200, 256, 0.1, 'step', gamma=0.9, step_size=20, weight_decay=0.0,
+                                    source="§4.4 (VGG11, ResNet50): batch 256, SGD (momentum 0.9, no weight decay), lr 0.1 "
+                                           "multiplied by 0.9 every 20 epochs, 200 epochs"),
+    ('4.4', 'tinyimagenet', 'densenet_bc'): Recipe(300, 64, 0.1, 'multistep', (150, 225), 0.1, weight_decay=0.0,
+                                    source="§4.4 (DenseNet-BC): batch 64, SGD (momentum 0.9, no weight decay), lr 0.1 "
+                                           "divided by 10 at epochs 150, 225; 300 epochs"),
+}
+
+def recipe(section:str, dataset:str, model:str|None=None) -> Recipe:
+    "The recipe of `section` ('4.2', '4.3', '4.4') for `dataset` (and `model`, where it has its own); a stand-in follows CIFAR-100's."
+    d = 'cifar100' if dataset in STANDIN_DATASETS else dataset
+    for k in ((section, d, model), (section, d)):
+        if k in RECIPES: return RECIPES[k]
+    have = sorted({k[1] for k in RECIPES if k[0] == section})
+    bad_value('dataset', dataset, f"one of {', '.join(have + list(STANDIN_DATASETS[:1]))} for §{section}")
+
+def record_section(r:dict) -> str:
+    "The section whose recipe a run record follows: coarse-to-fine §4.2, long-tailed §4.3, the classic benchmarks §4.4."
+    return '4.2' if r.get('labels') == 'coarse' else '4.3' if r.get('imb') is not None else '4.4'
+
+def is_full_length(r:dict) -> bool:
+    "Whether a run record is full-length: the paper's data set, its recipe's epochs, and (with a linear stage) its linear epochs."
+    if r['dataset'] in STANDIN_DATASETS: return False
+    rec = recipe(record_section(r), r['dataset'], r.get('model'))
+    linear = r.get('labels') == 'coarse' or not METHODS[r['method']].trains_classifier
+    return r['epochs'] >= rec.epochs and (not linear or (r.get('linear_epochs') or r['epochs']) >= rec.linear_epochs)
+
+# %% ../nbs/09a_recipes.ipynb #e7417cd5
+TASKS = {'coarse2fine': '4.2', 'longtail': '4.3', 'classic': '4.4'}       # task -> the section whose recipe it follows
+PAPER_MODELS = {'coarse2fine': 'resnet50', 'longtail': 'resnet32', 'classic': 'vgg11,resnet50,densenet_bc'}
+TASK_DATASETS = {'coarse2fine': ('cifar10', 'cifar100'), 'longtail': ('cifar10', 'cifar100'),
+                 'classic': ('cifar10', 'cifar100', 'tinyimagenet')}
+TABLE4_METHODS = {'vgg11': ('orig', 'manifold_mixup', 'ama'), 'resnet50': ('orig', 'supcon', 'manifold_mixup', 'ama'),
+                  'densenet_bc': ('orig', 'manifold_mixup', 'ama')}     # Table 4's rows: SupCon only on ResNet50
+ABLATION = {'i': dict(cr=False, am=False), 'cr': dict(cr=True, am=False), 'am': dict(cr=False, am=True),
+            'ama': dict(cr=True, am=True)}                              # Table 5's rows: I, +CR, +AM, +CR +AM (AMA)
+
+def check_tasks(value, allowed=tuple(TASKS)) -> list[str]:
+    "Task names, one or a comma-separated list, each one of `allowed`."
+    out = [str(t) for t in split_list(value, 'tasks')]
+    if not out or any(t not in allowed for t in out) or len(set(out)) != len(out):
+        bad_value('tasks', value, f"distinct names from {', '.join(allowed)}")
+    return out
+
+def check_models(value) -> list[str]:
+    "Network names, one or a comma-separated list, each a registered model."
+    from ama.models import MODELS
+    out = [str(m) for m in split_list(value, 'model')]
+    if not out or any(m not in MODELS for m in out) or len(set(out)) != len(out):
+        bad_value('model', value, f"distinct names from {', '.join(MODELS)}")
+    return out
+
+def check_variants(value) -> list[str]:
+    "Ablation variants (Table 5), one or a comma-separated list of i, cr, am, ama."
+    out = [str(v) for v in split_list(value, 'variants')]
+    if not out or any(v not in ABLATION for v in out) or len(set(out)) != len(out):
+        bad_value('variants', value, f"distinct names from {', '.join(ABLATION)}")
+    return out
+
+def _optional(value, name, check):
+    return None if value is None or (isinstance(value, str) and value.strip().lower() in ('', 'none')) else check(value, name)
+
+def check_overrides(epochs=None, batch_size=None, lr=None, linear_epochs=None, linear_lr=None) -> dict:
+    "The recipe settings a notebook was given; None (or 'none') keeps the paper's, per data set and network."
+    from ama.experiment import check_int
+    pos = lambda v, n: check_number(float(v) if isinstance(v, str) else v, n, 0, lo_open=True, hint="or None for the paper's")
+    return dict(epochs=_optional(epochs, 'epochs', check_int), batch_size=_optional(batch_size, 'batch_size', check_int),
+                lr=_optional(lr, 'lr', pos), linear_epochs=_optional(linear_epochs, 'linear_epochs', check_int),
+                linear_lr=_optional(linear_lr, 'linear_lr', pos))
+
+def with_betas(methods, betas) -> list[tuple]:
+    "(method, options) pairs: each AMA-like method once per β, the others once."
+    has = lambda m: 'beta' in METHODS[m].Options.__dataclass_fields__
+    return [(m, dict(beta=b) if has(m) else {}) for m in methods for b in (betas if has(m) else betas[:1])]
+
+def task_specs(task:str, datasets, methods, seeds, models, imbs=(None,), **overrides) -> list:
+    "Run specs of one task: data set × imbalance (long-tailed) × network × (method, options) × seed, each under its recipe."
+    from ama.experiment import RunSpec
+    out = []
+    for d in datasets:
+        for i in (imbs if task == 'longtail' else (None,)):
+            for net in models:
+                rec = recipe(TASKS[task], d, net)
+                ms = methods[net] if isinstance(methods, dict) else methods
+                for m, opts in ms:
+                    for s in seeds:
+                        out.append(RunSpec(d, net, rec.config(m, s, labels='coarse' if task == 'coarse2fine' else 'fine',
+                                                              **overrides, **opts), imb=i))
+    return out
+
+def setup_runs(specs, params:dict, data_root, download, device, out_dir, overwrite, log=print):
+    "Load every data set of `specs` (a missing one stops here), then claim `out_dir`; return (experiment, data)."
+    from ama.core import check_bool
+    from ama.data import load_dataset
+    from ama.experiment import Experiment, check_device
+    download, overwrite, device = check_bool(download, 'download'), check_bool(overwrite, 'overwrite'), check_device(device)
+    data = {}
+    for s in specs:
+        if (s.dataset, s.imb, s.data_seed) not in data:
+            data[(s.dataset, s.imb, s.data_seed)] = load_dataset(s.dataset, data_root, s.imb, s.data_seed, download)
+    exp = Experiment(out_dir, params, overwrite=overwrite, data_root=data_root, device=device, log=log)
+    exp._data.update(data)                   # loaded once: the experiment trains on these
+    return exp, {k[:2]: d for k, d in data.items()}
+
+def setup_tasks(section:str, tasks, dataset, data_root, download, imb, model, methods, seeds, epochs, batch_size, lr, beta,
+                linear_epochs, linear_lr, device, out_dir, overwrite, variants=None, log=print):
+    """Check the parameters of a §4.2 / §4.4 / §4.5 / §4.6 notebook, load its data sets and claim its folder; return
+    (experiment, specs, params, data). `model` None: the paper's network of each task; `methods` 'table4': Table 4's
+    methods of each network; `variants` (§4.5): AMA's ablation variants instead of methods."""
+    from ama.experiment import check_seeds, check_methods
+    tasks = check_tasks(tasks)
+    allowed = sorted({d for t in tasks for d in TASK_DATASETS[t]}, key=['cifar10', 'cifar100', 'tinyimagenet'].index)
+    datasets = check_datasets(dataset, tuple(allowed) + STANDIN_DATASETS[:1])
+    for t in tasks:
+        bad = [d for d in datasets if d not in TASK_DATASETS[t] + STANDIN_DATASETS[:1]]
+        if bad: bad_value('dataset', dataset, f"data sets of task {t}: {', '.join(TASK_DATASETS[t] + STANDIN_DATASETS[:1])}")
+    imbs = check_imbs(imb) if 'longtail' in tasks else []
+    seeds, betas = check_seeds(seeds), check_numbers(beta, 'beta')
+    if not betas: bad_value('beta', beta, 'one or more numbers >= 0, such as 0.67 or "0.5,0.67"')
+    o = check_overrides(epochs, batch_size, lr, linear_epochs, linear_lr)
+    if variants is not None:
+        variants = check_variants(variants)
+        ms = [('ama', {**ABLATION[v], **({'beta': b} if ABLATION[v]['am'] else {})}) for v in variants
+              for b in (betas if ABLATION[v]['am'] else betas[:1])]
+    elif isinstance(methods, str) and methods.strip() == 'table4': ms = 'table4'
+    else: ms = with_betas(check_methods(methods), betas)
+    specs, nets = [], {}
+    for t in tasks:
+        nets[t] = check_models(PAPER_MODELS[t] if model is None or (isinstance(model, str) and model.strip().lower() == 'none') else model)
+        m_t = {n: with_betas(TABLE4_METHODS.get(n, TABLE4_METHODS['resnet50']), betas) for n in nets[t]} if ms == 'table4' else ms
+        specs += task_specs(t, datasets, m_t, seeds, nets[t], imbs or (None,), **o)
+    params = dict(section=section, tasks=tasks, dataset=datasets, imb=imbs or None, model=nets, seeds=seeds, beta=betas,
+                  methods=ms if ms == 'table4' else sorted({m for m, _ in ms}, key=[m for m, _ in ms].index),
+                  variants=variants, **o)
+    exp, data = setup_runs(specs, params, data_root, download, device, out_dir, overwrite, log)
+    return exp, specs, params, data
+
+def standin_runs_note(records_or_specs, paper:str='the paper') -> str:
+    "The sentence above a table: how many of its runs are full-length (the paper's data set and epochs)."
+    rs = [r if isinstance(r, dict) else r.fields() for r in records_or_specs]
+    full = sum(is_full_length(r) for r in rs)
+    if full == len(rs): return f"Full-length runs: {paper}'s data sets and epochs."
+    return (f"**This is a stand-in run**: {len(rs) - full} of its {len(rs)} runs use a stand-in data set or fewer epochs "
+            f"than {paper}. It shows the machinery and what its outputs look like; it must not be read as a reproduction "
+            "of the paper's numbers.")
 
 # %% ../nbs/09a_recipes.ipynb #a5b3b02d
 CE_BASELINE_LT = {   # top-1 accuracy (%) of plain cross-entropy, ResNet32, on the LDAM-DRW subsets
@@ -112,6 +321,26 @@ CE_BASELINE_LT = {   # top-1 accuracy (%) of plain cross-entropy, ResNet32, on t
     ('cifar100', 100): 38.32, ('cifar100', 50): 43.85, ('cifar100', 10): 55.71,
 }
 CE_BASELINE_SOURCE = "cross-entropy, ResNet32: Cao et al. 2019 (imbalance 100, 10), Zhou et al. 2020 (imbalance 50)"
+
+# %% ../nbs/09a_recipes.ipynb #51f591e1
+PAPER_TABLE4 = {   # §4.4 Table 4: test error (%) as (mean, std) over three seeds, by (network, method) and data set
+    ('vgg11', 'orig'): {'cifar10': (8.23, 0.02), 'cifar100': (31.73, 0.19), 'tinyimagenet': (46.90, 0.09)},
+    ('vgg11', 'manifold_mixup'): {'cifar10': (7.86, 0.19), 'cifar100': (30.62, 0.18), 'tinyimagenet': (47.58, 0.29)},
+    ('vgg11', 'ama'): {'cifar10': (7.32, 0.20), 'cifar100': (29.51, 0.15), 'tinyimagenet': (45.52, 0.33)},
+    ('resnet50', 'orig'): {'cifar10': (4.98, 0.12), 'cifar100': (23.43, 0.18), 'tinyimagenet': (43.15, 0.74)},
+    ('resnet50', 'supcon'): {'cifar10': (4.43, 0.17), 'cifar100': (24.23, 0.11), 'tinyimagenet': (41.85, 0.17)},
+    ('resnet50', 'manifold_mixup'): {'cifar10': (5.45, 0.39), 'cifar100': (23.58, 0.69), 'tinyimagenet': (42.17, 1.63)},
+    ('resnet50', 'ama'): {'cifar10': (4.62, 0.07), 'cifar100': (22.95, 0.65), 'tinyimagenet': (41.64, 0.16)},
+    ('densenet_bc', 'orig'): {'cifar10': (5.08, 0.20), 'cifar100': (23.04, 0.27), 'tinyimagenet': (39.77, 0.34)},
+    ('densenet_bc', 'manifold_mixup'): {'cifar10': (5.43, 0.18), 'cifar100': (23.45, 0.11), 'tinyimagenet': (37.57, 0.09)},
+    ('densenet_bc', 'ama'): {'cifar10': (5.36, 0.18), 'cifar100': (23.07, 0.12), 'tinyimagenet': (38.36, 0.42)},
+}
+PAPER_TABLE6 = {   # §4.6 Table 6: coarse-to-fine test accuracy (%) as (mean, std) over three seeds, by method and data set
+    'orig': {'cifar10': (66.66, 1.51), 'cifar100': (62.57, 1.53)},
+    'mixup': {'cifar10': (62.22, 0.30), 'cifar100': (60.13, 1.01)},
+    'ama': {'cifar10': (64.65, 0.12), 'cifar100': (61.90, 0.66)},
+    'ama_mixup': {'cifar10': (66.50, 1.30), 'cifar100': (61.92, 1.57)},
+}
 
 # %% ../nbs/09a_recipes.ipynb #e99bc1b6
 def load_results(paths) -> list[dict]:
@@ -173,3 +402,105 @@ def table1(runs:list[dict]) -> str:
     s = summarize_records(runs, ['alignment', 'uniformity', 'uniformity_k3', 'test_acc'], 'method')
     return mean_std_table(s, {'alignment': 'A', 'uniformity': 'U ↑', 'uniformity_k3': 'U₃ ↑', 'test_acc': 'Acc. (%) ↑'},
                           rows={m: title_of(m) for m in s})
+
+# %% ../nbs/09a_recipes.ipynb #c9617a45
+DATASET_TITLE = {'cifar10': 'CIFAR-10', 'cifar100': 'CIFAR-100', 'tinyimagenet': 'Tiny-ImageNet', 'digits': 'digits', 'toy': 'toy'}
+MODEL_TITLE = {'vgg11': 'VGG11', 'resnet32': 'ResNet32', 'resnet50': 'ResNet50', 'densenet_bc': 'DenseNet-BC', 'toy_mlp': 'MLP'}
+VARIANT_TITLE = {'i': 'I', 'cr': 'I + CR', 'am': 'I + AM', 'ama': 'I + CR + AM (AMA)'}
+TABLE_LEGEND = ("‡: not every run of the cell is full-length (a stand-in data set, or fewer epochs than the paper's). "
+                "–: not run, or not in the paper. Δ/σ: our mean minus the paper's, in standard deviations of the paper's runs.")
+
+def ds_title(d): return DATASET_TITLE.get(d, d)
+def task_of(r:dict) -> str: return 'coarse2fine' if r.get('labels') == 'coarse' else 'longtail' if r.get('imb') is not None else 'classic'
+def setting_of(r:dict) -> tuple: return (task_of(r), r['dataset'], r.get('imb'))
+def setting_label(c) -> str:
+    t, d, i = c
+    return f"{ds_title(d)} coarse-to-fine" if t == 'coarse2fine' else lt_col((d, i)) if t == 'longtail' else ds_title(d)
+def method_of(r:dict) -> tuple: return (r['method'], r.get('beta'))
+def method_label(k) -> str: return title_of(k[0]) + (f" (β = {k[1]:g})" if k[1] is not None and k[1] != 0.67 else '')
+def variant_of(r:dict) -> tuple:
+    v = next((v for v, o in ABLATION.items() if (r.get('cr'), r.get('am')) == (o['cr'], o['am'])), '?')
+    return (v, r.get('beta') if r.get('am') else None)
+def variant_label(k) -> str: return VARIANT_TITLE.get(k[0], k[0]) + (f" (β = {k[1]:g})" if k[1] is not None and k[1] != 0.67 else '')
+def accuracy(r:dict) -> float: return 100 * r['test_acc']
+def error(r:dict) -> float: return 100 * (1 - r['test_acc'])
+
+def results_table(runs:list[dict], row, col, value=accuracy, row_label=str, col_label=str, paper:dict|None=None,
+                  corner:str='Method', digits:int=2) -> str:
+    """A markdown table of `value` (mean ± std over the runs of each cell), rows `row(r)` and columns `col(r)`. With
+    `paper` ({(row, col): (mean, std)}) each column gets ours, the paper's, and Δ/σ; a cell of ours whose runs are
+    not all full-length is marked ‡."""
+    from ama.experiment import summarize
+    paper = paper or {}
+    cells = {}
+    for r in runs: cells.setdefault((row(r), col(r)), []).append(r)
+    rows = list(dict.fromkeys([k[0] for k in paper] + [row(r) for r in runs]))
+    cols = list(dict.fromkeys([k[1] for k in paper] + [col(r) for r in runs]))
+    f = lambda m, s: f"{m:.{digits}f} ± {s:.{digits}f}"
+    def ours(rk, ck):
+        rs = cells.get((rk, ck))
+        if not rs: return '–', None
+        s = summarize([value(r) for r in rs])
+        return f(s['mean'], s['std']) + ('' if all(r['full_length'] if 'full_length' in r else is_full_length(r) for r in rs) else ' ‡'), s
+    head = [corner]
+    for c in cols: head += [col_label(c)] + (['paper', 'Δ/σ'] if paper else [])
+    lines = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
+    for rk in rows:
+        line = [row_label(rk)]
+        for ck in cols:
+            text, s = ours(rk, ck)
+            line.append(text)
+            if paper:
+                p = paper.get((rk, ck))
+                line.append(f(*p) if p else '–')
+                line.append(f"{round((s['mean'] - p[0]) / p[1], 1) + 0.0:+.1f}" if p and s and p[1] > 0 else '–')
+        lines.append('| ' + ' | '.join(line) + ' |')
+    return '\n'.join(lines)
+
+def _ama_key(m): return 0.67 if 'beta' in METHODS[m].Options.__dataclass_fields__ else None
+PAPER4 = {((net, m, _ama_key(m)), d): v for (net, m), ds in PAPER_TABLE4.items() for d, v in ds.items()}
+PAPER6 = {((m, _ama_key(m)), d): v for m, ds in PAPER_TABLE6.items() for d, v in ds.items()}
+
+def table2(runs): return results_table([r for r in runs if r.get('labels') == 'coarse'], method_of, lambda r: r['dataset'],
+                                       row_label=method_label, col_label=ds_title)
+def table4(runs): return results_table([r for r in runs if task_of(r) == 'classic'], lambda r: (r['model'], *method_of(r)),
+                                       lambda r: r['dataset'], value=error, paper=PAPER4, corner='Network, method',
+                                       row_label=lambda k: f"{MODEL_TITLE.get(k[0], k[0])}, {method_label(k[1:])}", col_label=ds_title)
+def table5(runs): return results_table(runs, variant_of, setting_of, row_label=variant_label, col_label=setting_label, corner='Variant')
+def table6(runs): return results_table([r for r in runs if r.get('labels') == 'coarse'], method_of, lambda r: r['dataset'],
+                                       paper=PAPER6, row_label=method_label, col_label=ds_title)
+def table7(runs): return results_table([r for r in runs if task_of(r) == 'longtail'], method_of, lambda r: (r['dataset'], r['imb']),
+                                       row_label=method_label, col_label=lt_col)
+
+def plot_results(runs:list[dict], row, col, value=accuracy, row_label=str, col_label=str, paper:dict|None=None,
+                 ylabel:str='test accuracy (%)', title:str=''):
+    "One panel per column of a results table: a bar per row (mean ± std over seeds, dots the seeds), the paper's mean ± std as a red diamond."
+    import matplotlib.pyplot as plt
+    from ama.experiment import summarize
+    cols = list(dict.fromkeys(col(r) for r in runs))
+    n = max(len({row(r) for r in runs if col(r) == c}) for c in cols)
+    fig, axs = plt.subplots(1, len(cols), figsize=(max(3.2, 0.6 * n + 1.6) * len(cols), 3.6), squeeze=False)
+    for ax, c in zip(axs[0], cols):
+        rows = list(dict.fromkeys(row(r) for r in runs if col(r) == c))
+        for i, rk in enumerate(rows):
+            s = summarize([value(r) for r in runs if (row(r), col(r)) == (rk, c)])
+            ax.bar(i, s['mean'], yerr=s['std'], capsize=3, color=f'C{i % 10}', alpha=0.85)
+            ax.scatter([i] * s['n'], s['values'], color='k', s=8, zorder=3)
+            if paper and (rk, c) in paper:
+                ax.errorbar(i + 0.25, *paper[(rk, c)], fmt='D', color='crimson', ms=4, capsize=2, label='paper' if i == 0 or 'paper' not in ax.get_legend_handles_labels()[1] else None)
+        ax.set_xticks(range(len(rows)), [row_label(k) for k in rows], rotation=30, ha='right', fontsize=8)
+        ax.set_title(col_label(c), fontsize=9); ax.set_ylabel(ylabel, fontsize=8)
+        if paper and any((rk, c) in paper for rk in rows): ax.legend(fontsize=7)
+    if title: fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+def best_rows(runs:list[dict], row, col, value=accuracy, higher:bool=True) -> dict:
+    "For each column, the rows in order of their mean `value` (best first), with the means."
+    from ama.experiment import summarize
+    out = {}
+    for c in dict.fromkeys(col(r) for r in runs):
+        means = {rk: summarize([value(r) for r in runs if (row(r), col(r)) == (rk, c)])['mean']
+                 for rk in dict.fromkeys(row(r) for r in runs if col(r) == c)}
+        out[c] = sorted(means.items(), key=lambda kv: -kv[1] if higher else kv[1])
+    return out
