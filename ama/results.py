@@ -15,15 +15,15 @@ from .experiment import split_list, summarize_records, grid_table, mean_std_tabl
 from .learner import METHODS, TrainConfig
 
 # %% auto #0
-__all__ = ['STANDIN_DATASETS', 'RECIPES', 'TASKS', 'PAPER_MODELS', 'TASK_DATASETS', 'TABLE4_METHODS', 'ABLATION',
+__all__ = ['STANDIN_DATASETS', 'RECIPES', 'TASKS', 'SECTION_TASKS', 'PAPER_MODELS', 'TASK_DATASETS', 'TABLE4_METHODS', 'ABLATION',
            'CE_BASELINE_LT', 'CE_BASELINE_SOURCE', 'PAPER_TABLE4', 'PAPER_TABLE6', 'DATASET_TITLE', 'MODEL_TITLE',
            'VARIANT_TITLE', 'TABLE_LEGEND', 'PAPER4', 'PAPER6', 'check_datasets', 'check_imbs', 'check_milestones',
            'is_standin', 'standin_note', 'recipe_43', 'setup_43', 'describe_data', 'Recipe', 'recipe', 'record_section',
-           'is_full_length', 'check_tasks', 'check_models', 'check_variants', 'check_overrides', 'with_betas',
-           'task_specs', 'setup_runs', 'setup_tasks', 'standin_runs_note', 'load_results', 'provenance', 'runs_of',
-           'nested', 'lt_col', 'title_of', 'table3', 'table1', 'ds_title', 'task_of', 'setting_of', 'setting_label',
-           'method_of', 'method_label', 'variant_of', 'variant_label', 'accuracy', 'error', 'results_table', 'table2',
-           'table4', 'table5', 'table6', 'table7', 'plot_results', 'best_rows']
+           'is_full_length', 'check_names', 'check_tasks', 'check_variants', 'check_models', 'check_overrides',
+           'with_betas', 'task_specs', 'setup_runs', 'setup_tasks', 'standin_runs_note', 'load_results', 'provenance',
+           'runs_of', 'nested', 'lt_col', 'title_of', 'table3', 'table1', 'ds_title', 'task_of', 'setting_of',
+           'setting_label', 'method_of', 'method_label', 'variant_of', 'variant_label', 'accuracy', 'error',
+           'results_table', 'table2', 'table4', 'table5', 'table6', 'table7', 'plot_results', 'best_rows']
 
 # %% ../nbs/09a_recipes.ipynb #8a033fb8
 def check_datasets(value, allowed=None) -> list[str]:
@@ -198,6 +198,7 @@ def is_full_length(r:dict) -> bool:
 
 # %% ../nbs/09a_recipes.ipynb #e7417cd5
 TASKS = {'coarse2fine': '4.2', 'longtail': '4.3', 'classic': '4.4'}       # task -> the section whose recipe it follows
+SECTION_TASKS = {'4.2': ('coarse2fine',), '4.4': ('classic',), '4.5': ('coarse2fine', 'longtail'), '4.6': ('coarse2fine', 'longtail')}
 PAPER_MODELS = {'coarse2fine': 'resnet50', 'longtail': 'resnet32', 'classic': 'vgg11,resnet50,densenet_bc'}
 TASK_DATASETS = {'coarse2fine': ('cifar10', 'cifar100'), 'longtail': ('cifar10', 'cifar100'),
                  'classic': ('cifar10', 'cifar100', 'tinyimagenet')}
@@ -206,27 +207,18 @@ TABLE4_METHODS = {'vgg11': ('orig', 'manifold_mixup', 'ama'), 'resnet50': ('orig
 ABLATION = {'i': dict(cr=False, am=False), 'cr': dict(cr=True, am=False), 'am': dict(cr=False, am=True),
             'ama': dict(cr=True, am=True)}                              # Table 5's rows: I, +CR, +AM, +CR +AM (AMA)
 
-def check_tasks(value, allowed=tuple(TASKS)) -> list[str]:
-    "Task names, one or a comma-separated list, each one of `allowed`."
-    out = [str(t) for t in split_list(value, 'tasks')]
+def check_names(value, name:str, allowed) -> list[str]:
+    "Distinct names, one or a comma-separated list, each one of `allowed`."
+    out = [str(t) for t in split_list(value, name)]
     if not out or any(t not in allowed for t in out) or len(set(out)) != len(out):
-        bad_value('tasks', value, f"distinct names from {', '.join(allowed)}")
+        bad_value(name, value, f"distinct names from {', '.join(allowed)}")
     return out
 
+def check_tasks(value, allowed=tuple(TASKS)) -> list[str]: return check_names(value, 'tasks', allowed)
+def check_variants(value) -> list[str]: return check_names(value, 'variants', ABLATION)     # Table 5's variants
 def check_models(value) -> list[str]:
-    "Network names, one or a comma-separated list, each a registered model."
     from ama.models import MODELS
-    out = [str(m) for m in split_list(value, 'model')]
-    if not out or any(m not in MODELS for m in out) or len(set(out)) != len(out):
-        bad_value('model', value, f"distinct names from {', '.join(MODELS)}")
-    return out
-
-def check_variants(value) -> list[str]:
-    "Ablation variants (Table 5), one or a comma-separated list of i, cr, am, ama."
-    out = [str(v) for v in split_list(value, 'variants')]
-    if not out or any(v not in ABLATION for v in out) or len(set(out)) != len(out):
-        bad_value('variants', value, f"distinct names from {', '.join(ABLATION)}")
-    return out
+    return check_names(value, 'model', MODELS)
 
 def _optional(value, name, check):
     return None if value is None or (isinstance(value, str) and value.strip().lower() in ('', 'none')) else check(value, name)
@@ -269,6 +261,11 @@ def setup_runs(specs, params:dict, data_root, download, device, out_dir, overwri
     for s in specs:
         if (s.dataset, s.imb, s.data_seed) not in data:
             data[(s.dataset, s.imb, s.data_seed)] = load_dataset(s.dataset, data_root, s.imb, s.data_seed, download)
+    for s in specs:                          # a batch larger than the training set would leave no batch (drop_last)
+        n = len(data[(s.dataset, s.imb, s.data_seed)].x_train)
+        if s.config.batch_size > n:
+            bad_value('batch_size', s.config.batch_size, f"at most the {n} training images of {s.dataset}" +
+                      (f" at imbalance {s.imb:g}" if s.imb is not None else ''), 'lower batch_size')
     exp = Experiment(out_dir, params, overwrite=overwrite, data_root=data_root, device=device, log=log)
     exp._data.update(data)                   # loaded once: the experiment trains on these
     return exp, {k[:2]: d for k, d in data.items()}
@@ -279,7 +276,7 @@ def setup_tasks(section:str, tasks, dataset, data_root, download, imb, model, me
     (experiment, specs, params, data). `model` None: the paper's network of each task; `methods` 'table4': Table 4's
     methods of each network; `variants` (§4.5): AMA's ablation variants instead of methods."""
     from ama.experiment import check_seeds, check_methods
-    tasks = check_tasks(tasks)
+    tasks = check_tasks(tasks, SECTION_TASKS.get(section, tuple(TASKS)))
     allowed = sorted({d for t in tasks for d in TASK_DATASETS[t]}, key=['cifar10', 'cifar100', 'tinyimagenet'].index)
     datasets = check_datasets(dataset, tuple(allowed) + STANDIN_DATASETS[:1])
     for t in tasks:
@@ -309,10 +306,10 @@ def setup_tasks(section:str, tasks, dataset, data_root, download, imb, model, me
 def standin_runs_note(records_or_specs, paper:str='the paper') -> str:
     "The sentence above a table: how many of its runs are full-length (the paper's data set and epochs)."
     rs = [r if isinstance(r, dict) else r.fields() for r in records_or_specs]
-    full = sum(is_full_length(r) for r in rs)
+    full = sum(r['full_length'] if 'full_length' in r else is_full_length(r) for r in rs)
     if full == len(rs): return f"Full-length runs: {paper}'s data sets and epochs."
     return (f"**This is a stand-in run**: {len(rs) - full} of its {len(rs)} runs use a stand-in data set or fewer epochs "
-            f"than {paper}. It shows the machinery and what its outputs look like; it must not be read as a reproduction "
+            f"than {paper}'s recipe. It shows the machinery and what its outputs look like; it must not be read as a reproduction "
             "of the paper's numbers.")
 
 # %% ../nbs/09a_recipes.ipynb #a5b3b02d
@@ -365,12 +362,13 @@ def provenance(results:list[dict]) -> str:
     for r in results:
         e = r['environment']
         lines.append(f"| `{r['_path']}` | {r.get('section', '?')} | {'yes' if r.get('full_length') else 'no (stand-in)'} | "
-                     f"{e.get('device_name')} | {e.get('date', '')[:10]} | {(e.get('git_commit') or '')[:12]} |")
+                     f"{e.get('device_name')} | {e.get('date', '')[:10]} | {(e.get('git_commit') or '')[:12]}{' (dirty)' if 'dirty' in (e.get('git_commit') or '') else ''} |")
     return '\n'.join(lines)
 
 def runs_of(results:list[dict], section:str) -> list[dict]:
-    "Every run record of the results of `section` (e.g. '4.3'), with the file's full-length flag."
-    return [dict(run, full_length=r.get('full_length', False)) for r in results if r.get('section') == section for run in r['runs']]
+    "Every run record of the results of `section` (e.g. '4.3'), with its full-length flag (the run's own, else its file's)."
+    return [dict(run, full_length=run.get('full_length', r.get('full_length', False))) for r in results if r.get('section') == section
+            for run in r['runs']]
 
 # %% ../nbs/09a_recipes.ipynb #01edcd51
 def nested(summary:dict) -> dict:

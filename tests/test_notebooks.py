@@ -39,8 +39,10 @@ def prepare(name:str, tmp:Path, done:dict) -> dict:
     decl = declared(NBS / f'{name}.ipynb')
     params = dict(decl['params'])
     if decl['fake_data']:
-        from ama.data import write_fake_cifar
-        for d in decl['fake_data']: write_fake_cifar(tmp / 'data', d, n_train=200, n_test=100)
+        from ama.data import write_fake_cifar, write_fake_tiny_imagenet
+        for d in decl['fake_data']:            # in the real on-disk formats: CIFAR's pickles, Tiny-ImageNet's JPEG folders
+            if d == 'tinyimagenet': write_fake_tiny_imagenet(tmp / 'data', per_class=8, n_val=6)
+            else: write_fake_cifar(tmp / 'data', d, n_train=200, n_test=100)
         params['data_root'] = str(tmp / 'data')
     if decl['inputs']:
         outs = []
@@ -77,7 +79,7 @@ _INPUTS = {}     # tiny runs of notebooks that others read, made once per sessio
 def session_tmp(tmp_path_factory): return tmp_path_factory.mktemp('inputs')
 
 def test_there_are_experiment_notebooks():
-    assert {'10_toy', '20_motivation', '40_longtail', '80_results'} <= set(NAMES)
+    assert {'10_toy', '20_motivation', '30_coarse2fine', '40_longtail', '50_classic', '60_ablation', '70_mixup', '80_results'} <= set(NAMES)
 
 @pytest.mark.parametrize('name', NAMES)
 def test_notebook_runs_and_writes_artifacts(name, tmp_path, session_tmp):
@@ -153,3 +155,25 @@ def test_missing_data_set_stops_before_training_with_one_sentence(name, tmp_path
     msg = str(e.value)
     assert 'DataNotFoundError' in msg and f"was not found in '{tmp_path / 'nodata'}" in msg and 'expected' in msg
     assert not out.exists()                     # nothing claimed, nothing trained
+
+def test_results_page_puts_ours_beside_the_papers(tmp_path, session_tmp):
+    "80_results, on the tiny runs of the experiment notebooks: Tables 4 and 6 carry every number the paper gives, ours beside them with Δ/σ, each of our cells marked as not full-length."
+    from ama.results import PAPER_TABLE4, PAPER_TABLE6
+    params = prepare('80_results', session_tmp, _INPUTS)
+    out = tmp_path / 'out'
+    nb = run(NBS / '80_results.ipynb', tmp_path, out_dir=str(out), **params)
+    text, md = outputs_text(nb), (out / 'results.md').read_text()
+    t4 = md[md.index('Table 4 (§4.4)'):md.index('Table 5 (§4.5)')]
+    t6 = md[md.index('Table 6, coarse'):md.index('Table 7, long')]
+    for table, paper in ((t4, [v for ds in PAPER_TABLE4.values() for v in ds.values()]),
+                         (t6, [v for ds in PAPER_TABLE6.values() for v in ds.values()])):
+        for mean, std in paper: assert f"| {mean:.2f} ± {std:.2f} |" in table, (mean, std)
+        ours = [l.split(' | ') for l in table.splitlines() if l.startswith('| ') and '‡' in l]
+        assert ours, "no cell of ours in the table"
+        for cells in ours:                        # a cell of ours, then the paper's, then Δ/σ, per column
+            for k in range(1, len(cells) - 1, 3):
+                if cells[k] != '–' and cells[k + 1] != '–':
+                    assert cells[k].endswith('‡') and cells[k + 2].strip(' |').lstrip('+-').replace('.', '').isdigit()
+        for row in (l for l in table.splitlines() if l.startswith('| ')): assert row in text      # shown as written
+    assert "VGG11, Orig." in t4 and "AMA + Mixup" in t6 and 'stand-in run' in t4
+    for png in ('table4.png', 'table6.png'): assert (out / png).stat().st_size > 10_000
