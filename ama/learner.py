@@ -53,11 +53,13 @@ def _cosine_periodic(epoch, lr, epochs, warmup_epochs, milestones, gamma, step_s
     "torch's CosineAnnealingLR(T_max=step_size, eta_min=0) stepped once per epoch: past T_max it rises again (period 2·T_max)."
     return lr * 0.5 * (1 + math.cos(math.pi * int(epoch) / step_size))
 
-OPTIMIZERS = Registry('optimizer')
-OPTIMIZERS.register('sgd')(lambda params, lr, momentum, weight_decay:
-                           torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=True))
-OPTIMIZERS.register('adamw')(lambda params, lr, momentum, weight_decay:            # torch's betas; momentum unused
-                             torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, foreach=True))
+OPTIMIZERS = Registry('optimizer')       # fn(params, lr, momentum, weight_decay, fused) -> a torch optimizer
+OPTIMIZERS.register('sgd')(lambda params, lr, momentum, weight_decay, fused=False:
+                           torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                           fused=fused or None, foreach=None if fused else True))
+OPTIMIZERS.register('adamw')(lambda params, lr, momentum, weight_decay, fused=False:     # torch's betas; momentum unused
+                             torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused or None,
+                                               foreach=None if fused else True))
 
 def lr_at(epoch:float, lr:float, epochs:int, schedule:str='constant', warmup_epochs:int=0,
           milestones=(), gamma:float=0.1, step_size:int=30) -> float:
@@ -353,7 +355,8 @@ def _quiet(): return not sys.stderr.isatty() or 'IN_TEST' in os.environ or 'PYTE
 class Learner:
     "Trains `model` on `data` under `cfg`: one loop with events, every registered method, resumable run folders."
     def __init__(self, data:DataSplits, model:str|Classifier, cfg:TrainConfig, device=None, cbs=(), progress:bool|None=None,
-                 distributed:bool|None=None):      # None: when torchrun started this process (WORLD_SIZE > 1)
+                 distributed:bool|None=None,       # None: when torchrun started this process (WORLD_SIZE > 1)
+                 fused:bool|None=None):            # the optimizer's fused kernel (one per step); None: on for CUDA
         self.data, self.cfg = data, cfg
         if distributed is None: distributed = int(os.environ.get('WORLD_SIZE', '1')) > 1 or (dist.is_available() and dist.is_initialized())
         if distributed: device = init_distributed(device)
@@ -367,6 +370,7 @@ class Learner:
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         cuda = self.device.type == 'cuda'
         self.amp = cfg.amp if cfg.amp is not None else cuda
+        self.fused = check_bool(fused, 'fused') if fused is not None else cuda
         self.channels_last = (cfg.channels_last if cfg.channels_last is not None else cuda) and data.is_image
         if cfg.labels == 'coarse' and data.coarse_train is None:
             raise ParameterError(f"labels='coarse' needs coarse labels, but data set {data.name!r} has none; use cifar10, cifar100 or digits (our stand-in superclasses).")
@@ -394,7 +398,7 @@ class Learner:
         self.method = st.method(st.opts)
         self.method.setup(self)
         self.params = self.method.params(self)
-        self.opt = OPTIMIZERS[cfg.optimizer](self.params, st.lr, cfg.momentum, cfg.weight_decay)
+        self.opt = OPTIMIZERS[cfg.optimizer](self.params, st.lr, cfg.momentum, cfg.weight_decay, self.fused)
         d, cl = self.data, self.channels_last
         self.dl = DeviceLoader(d.x_train, self.labels(st.labels, 'train'), cfg.batch_size, True, self.device, d.mean, d.std,
                                cfg.pad, cfg.flip, seed=cfg.seed + 100 * k, channels_last=cl)
