@@ -57,9 +57,9 @@ OPTIMIZERS = Registry('optimizer')       # fn(params, lr, momentum, weight_decay
 OPTIMIZERS.register('sgd')(lambda params, lr, momentum, weight_decay, fused=False:
                            torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
                                            fused=fused or None, foreach=None if fused else True))
-OPTIMIZERS.register('adamw')(lambda params, lr, momentum, weight_decay, fused=False:     # torch's betas; momentum unused
-                             torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused or None,
-                                               foreach=None if fused else True))
+OPTIMIZERS.register('adamw')(lambda params, lr, momentum, weight_decay, fused=False:     # momentum is β₁ (torch's default 0.9)
+                             torch.optim.AdamW(params, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay,
+                                               fused=fused or None, foreach=None if fused else True))
 
 def lr_at(epoch:float, lr:float, epochs:int, schedule:str='constant', warmup_epochs:int=0,
           milestones=(), gamma:float=0.1, step_size:int=30) -> float:
@@ -267,7 +267,7 @@ class TrainConfig:
     lr:float = 0.1
     momentum:float = 0.9
     weight_decay:float = 5e-4
-    optimizer:str = 'sgd'           # a registered optimizer (OPTIMIZERS): 'sgd', or 'adamw' (momentum unused)
+    optimizer:str = 'sgd'           # a registered optimizer (OPTIMIZERS): 'sgd', or 'adamw' (momentum is its β₁)
     clip_grad:float|None = None     # clip the gradients' global norm to this (not in the paper; see the toy notebook)
     schedule:str = 'constant'       # a registered schedule (SCHEDULES)
     warmup_epochs:int = 0           # linear warm-up from 0 to `lr`

@@ -15,15 +15,16 @@ from .experiment import split_list, summarize_records, grid_table, mean_std_tabl
 from .learner import METHODS, TrainConfig
 
 # %% auto #0
-__all__ = ['STANDIN_DATASETS', 'RECIPES', 'TASKS', 'SECTION_TASKS', 'PAPER_MODELS', 'TASK_DATASETS', 'TABLE4_METHODS', 'ABLATION',
-           'CE_BASELINE_LT', 'CE_BASELINE_SOURCE', 'PAPER_TABLE4', 'PAPER_TABLE6', 'DATASET_TITLE', 'MODEL_TITLE',
-           'VARIANT_TITLE', 'TABLE_LEGEND', 'PAPER4', 'PAPER6', 'check_datasets', 'check_imbs', 'check_milestones',
-           'is_standin', 'standin_note', 'recipe_43', 'setup_43', 'describe_data', 'Recipe', 'recipe', 'record_section',
-           'is_full_length', 'check_names', 'check_tasks', 'check_variants', 'check_models', 'check_overrides',
-           'with_betas', 'task_specs', 'setup_runs', 'setup_tasks', 'standin_runs_note', 'load_results', 'provenance',
-           'runs_of', 'nested', 'lt_col', 'title_of', 'table3', 'table1', 'ds_title', 'task_of', 'setting_of',
-           'setting_label', 'method_of', 'method_label', 'variant_of', 'variant_label', 'accuracy', 'error',
-           'results_table', 'table2', 'table4', 'table5', 'table6', 'table7', 'plot_results', 'best_rows']
+__all__ = ['STANDIN_DATASETS', 'RECIPES', 'PAPER_NETWORKS', 'TASKS', 'SECTION_TASKS', 'PAPER_MODELS', 'TASK_DATASETS',
+           'TABLE4_METHODS', 'ABLATION', 'CE_BASELINE_LT', 'CE_BASELINE_SOURCE', 'PAPER_TABLE4', 'PAPER_TABLE6',
+           'DATASET_TITLE', 'MODEL_TITLE', 'VARIANT_TITLE', 'TABLE_LEGEND', 'PAPER4', 'PAPER6', 'check_datasets',
+           'check_imbs', 'check_milestones', 'is_standin', 'standin_note', 'recipe_43', 'setup_43', 'describe_data',
+           'Recipe', 'recipe', 'record_section', 'is_full_length', 'check_names', 'check_tasks', 'check_variants',
+           'check_models', 'check_overrides', 'with_betas', 'task_specs', 'setup_runs', 'setup_tasks',
+           'standin_runs_note', 'load_results', 'provenance', 'runs_of', 'nested', 'lt_col', 'title_of', 'table3',
+           'table1', 'ds_title', 'task_of', 'setting_of', 'setting_label', 'method_of', 'method_label', 'variant_of',
+           'variant_label', 'accuracy', 'error', 'results_table', 'table2', 'table4', 'table5', 'table6', 'table7',
+           'plot_results', 'best_rows']
 
 # %% ../nbs/09a_recipes.ipynb #8a033fb8
 def check_datasets(value, allowed=None) -> list[str]:
@@ -158,12 +159,12 @@ _LT = Recipe(400, 256, 0.15, 'multistep', (360, 380), 0.1, warmup_epochs=10, lin
                     "epochs 360, 380; 400 epochs. SupCon's linear stage (ours): 100 epochs, lr 0.1")
 RECIPES = {
     ('4.2', 'cifar100'): _C100,
-    ('4.2', 'cifar10'): Recipe(600, 128, 3e-4, 'cosine_periodic', step_size=100, weight_decay=0.01, optimizer='adamw',
+    ('4.2', 'cifar10'): Recipe(200, 128, 3e-4, 'cosine_periodic', step_size=100, weight_decay=0.01, optimizer='adamw',
                                linear_epochs=100, linear_lr=1e-3, linear_schedule='cosine',
                                options={'supcon': dict(temperature=0.5, base_temperature=None, proj_dim=None)},
-                               source="Chen et al. 2022 (thanos-code b4f704e): batch 128, AdamW (lr 3e-4, weight decay 0.01), "
-                                      "cosine T_max 100 per epoch, 600 epochs; SupCon τ 0.5, no projection head. "
-                                      "Linear stage: AdamW lr 1e-3, cosine, 100 epochs"),
+                               source="Chen et al. 2022 (thanos-code b4f704e, its ResNet50 configs): batch 128, AdamW (lr 3e-4, "
+                                      "weight decay 0.01), cosine T_max 100 per epoch, 200 epochs; SupCon τ 0.5, no projection "
+                                      "head. Linear stage: AdamW lr 1e-3, cosine, 100 epochs"),
     ('4.3', 'cifar10'): _LT, ('4.3', 'cifar100'): _LT,
     ('4.4', 'cifar10'): Recipe(300, 128, 0.05, 'step', gamma=0.5, step_size=30,
                                source="§4.4: lr 0.05 halved every 30 epochs, 300 epochs; batch 128 and SGD (momentum 0.9, "
@@ -179,6 +180,8 @@ RECIPES = {
 
 def recipe(section:str, dataset:str, model:str|None=None) -> Recipe:
     "The recipe of `section` ('4.2', '4.3', '4.4') for `dataset` (and `model`, where it has its own); a stand-in follows CIFAR-100's."
+    sections = sorted({k[0] for k in RECIPES})
+    if section not in sections: bad_value('section', section, f"one of {', '.join(sections)} (the sections with their own recipes)")
     d = 'cifar100' if dataset in STANDIN_DATASETS else dataset
     for k in ((section, d, model), (section, d)):
         if k in RECIPES: return RECIPES[k]
@@ -189,10 +192,14 @@ def record_section(r:dict) -> str:
     "The section whose recipe a run record follows: coarse-to-fine §4.2, long-tailed §4.3, the classic benchmarks §4.4."
     return '4.2' if r.get('labels') == 'coarse' else '4.3' if r.get('imb') is not None else '4.4'
 
+PAPER_NETWORKS = {'4.2': ('resnet50',), '4.3': ('resnet32',), '4.4': ('vgg11', 'resnet50', 'densenet_bc')}
+
 def is_full_length(r:dict) -> bool:
-    "Whether a run record is full-length: the paper's data set, its recipe's epochs, and (with a linear stage) its linear epochs."
-    if r['dataset'] in STANDIN_DATASETS: return False
-    rec = recipe(record_section(r), r['dataset'], r.get('model'))
+    "Whether a run record is full-length: the paper's data set and network, its recipe's epochs, and (with a linear stage) its linear epochs."
+    sec = record_section(r)
+    if r['dataset'] in STANDIN_DATASETS or r.get('model') not in PAPER_NETWORKS[sec]: return False
+    try: rec = recipe(sec, r['dataset'], r.get('model'))
+    except ParameterError: return False              # a data set the paper does not use
     linear = r.get('labels') == 'coarse' or not METHODS[r['method']].trains_classifier
     return r['epochs'] >= rec.epochs and (not linear or (r.get('linear_epochs') or r['epochs']) >= rec.linear_epochs)
 
@@ -226,7 +233,10 @@ def _optional(value, name, check):
 def check_overrides(epochs=None, batch_size=None, lr=None, linear_epochs=None, linear_lr=None) -> dict:
     "The recipe settings a notebook was given; None (or 'none') keeps the paper's, per data set and network."
     from ama.experiment import check_int
-    pos = lambda v, n: check_number(float(v) if isinstance(v, str) else v, n, 0, lo_open=True, hint="or None for the paper's")
+    def pos(v, n):
+        try: f = float(v) if isinstance(v, str) else v
+        except ValueError: bad_value(n, v, "a number > 0, or None for the paper's")
+        return check_number(f, n, 0, lo_open=True, hint="or None for the paper's")
     return dict(epochs=_optional(epochs, 'epochs', check_int), batch_size=_optional(batch_size, 'batch_size', check_int),
                 lr=_optional(lr, 'lr', pos), linear_epochs=_optional(linear_epochs, 'linear_epochs', check_int),
                 linear_lr=_optional(linear_lr, 'linear_lr', pos))
@@ -273,8 +283,9 @@ def setup_runs(specs, params:dict, data_root, download, device, out_dir, overwri
 def setup_tasks(section:str, tasks, dataset, data_root, download, imb, model, methods, seeds, epochs, batch_size, lr, beta,
                 linear_epochs, linear_lr, device, out_dir, overwrite, variants=None, log=print):
     """Check the parameters of a §4.2 / §4.4 / §4.5 / §4.6 notebook, load its data sets and claim its folder; return
-    (experiment, specs, params, data). `model` None: the paper's network of each task; `methods` 'table4': Table 4's
-    methods of each network; `variants` (§4.5): AMA's ablation variants instead of methods."""
+    (experiment, specs, params, data). `model` None: the paper's network of each task; `methods` 'table4' (§4.4): Table
+    4's methods of each network (a network Table 4 does not have gets all four, as ResNet50); `variants` (§4.5): AMA's
+    ablation variants instead of methods."""
     from ama.experiment import check_seeds, check_methods
     tasks = check_tasks(tasks, SECTION_TASKS.get(section, tuple(TASKS)))
     allowed = sorted({d for t in tasks for d in TASK_DATASETS[t]}, key=['cifar10', 'cifar100', 'tinyimagenet'].index)
@@ -290,13 +301,20 @@ def setup_tasks(section:str, tasks, dataset, data_root, download, imb, model, me
         variants = check_variants(variants)
         ms = [('ama', {**ABLATION[v], **({'beta': b} if ABLATION[v]['am'] else {})}) for v in variants
               for b in (betas if ABLATION[v]['am'] else betas[:1])]
-    elif isinstance(methods, str) and methods.strip() == 'table4': ms = 'table4'
+    elif isinstance(methods, str) and methods.strip().lower() == 'table4':
+        if section != '4.4': bad_value('methods', methods, "a list of methods, such as \"orig,ama\" ('table4' is for the §4.4 notebook)")
+        ms = 'table4'
     else: ms = with_betas(check_methods(methods), betas)
     specs, nets = [], {}
     for t in tasks:
         nets[t] = check_models(PAPER_MODELS[t] if model is None or (isinstance(model, str) and model.strip().lower() == 'none') else model)
         m_t = {n: with_betas(TABLE4_METHODS.get(n, TABLE4_METHODS['resnet50']), betas) for n in nets[t]} if ms == 'table4' else ms
         specs += task_specs(t, datasets, m_t, seeds, nets[t], imbs or (None,), **o)
+    for n in ('lr', 'linear_lr'):          # one rate for SGD and AdamW recipes alike would be wrong for one of them
+        opts = {s.dataset: s.config.optimizer for s in specs}
+        if o[n] is not None and len(set(opts.values())) > 1:
+            bad_value(n, o[n], f"None (the paper's) when the data sets train with different optimizers ("
+                      + ', '.join(f"{d}: {v}" for d, v in opts.items()) + ')', f"run one data set at a time to set {n}")
     params = dict(section=section, tasks=tasks, dataset=datasets, imb=imbs or None, model=nets, seeds=seeds, beta=betas,
                   methods=ms if ms == 'table4' else sorted({m for m, _ in ms}, key=[m for m, _ in ms].index),
                   variants=variants, **o)
@@ -304,12 +322,12 @@ def setup_tasks(section:str, tasks, dataset, data_root, download, imb, model, me
     return exp, specs, params, data
 
 def standin_runs_note(records_or_specs, paper:str='the paper') -> str:
-    "The sentence above a table: how many of its runs are full-length (the paper's data set and epochs)."
+    "The sentence above a table: how many of its runs are full-length (the paper's data set, network and epochs)."
     rs = [r if isinstance(r, dict) else r.fields() for r in records_or_specs]
     full = sum(r['full_length'] if 'full_length' in r else is_full_length(r) for r in rs)
     if full == len(rs): return f"Full-length runs: {paper}'s data sets and epochs."
-    return (f"**This is a stand-in run**: {len(rs) - full} of its {len(rs)} runs use a stand-in data set or fewer epochs "
-            f"than {paper}'s recipe. It shows the machinery and what its outputs look like; it must not be read as a reproduction "
+    return (f"**This is a stand-in run**: {len(rs) - full} of its {len(rs)} runs use a stand-in data set or network, or fewer "
+            f"epochs than {paper}'s recipe. It shows the machinery and what its outputs look like; it must not be read as a reproduction "
             "of the paper's numbers.")
 
 # %% ../nbs/09a_recipes.ipynb #a5b3b02d
@@ -406,7 +424,8 @@ DATASET_TITLE = {'cifar10': 'CIFAR-10', 'cifar100': 'CIFAR-100', 'tinyimagenet':
 MODEL_TITLE = {'vgg11': 'VGG11', 'resnet32': 'ResNet32', 'resnet50': 'ResNet50', 'densenet_bc': 'DenseNet-BC', 'toy_mlp': 'MLP'}
 VARIANT_TITLE = {'i': 'I', 'cr': 'I + CR', 'am': 'I + AM', 'ama': 'I + CR + AM (AMA)'}
 TABLE_LEGEND = ("‡: not every run of the cell is full-length (a stand-in data set, or fewer epochs than the paper's). "
-                "–: not run, or not in the paper. Δ/σ: our mean minus the paper's, in standard deviations of the paper's runs.")
+                "–: not run, or not in the paper. Δ/σ: our mean minus the paper's, in standard deviations of the paper's runs "
+                "(for an error rate, negative is better than the paper; for an accuracy, positive).")
 
 def ds_title(d): return DATASET_TITLE.get(d, d)
 def task_of(r:dict) -> str: return 'coarse2fine' if r.get('labels') == 'coarse' else 'longtail' if r.get('imb') is not None else 'classic'
@@ -424,12 +443,20 @@ def accuracy(r:dict) -> float: return 100 * r['test_acc']
 def error(r:dict) -> float: return 100 * (1 - r['test_acc'])
 
 def results_table(runs:list[dict], row, col, value=accuracy, row_label=str, col_label=str, paper:dict|None=None,
-                  corner:str='Method', digits:int=2) -> str:
+                  corner:str='Method', digits:int=2, paper_model:str|None=None) -> str:
     """A markdown table of `value` (mean ± std over the runs of each cell), rows `row(r)` and columns `col(r)`. With
     `paper` ({(row, col): (mean, std)}) each column gets ours, the paper's, and Δ/σ; a cell of ours whose runs are
-    not all full-length is marked ‡."""
+    not all full-length is marked ‡. Runs of several networks in one cell, or of a network other than `paper_model`
+    (the paper's network for the table), get a row per network, and the paper's numbers sit in its network's rows."""
     from ama.experiment import summarize
     paper = paper or {}
+    nets = {}
+    for r in runs: nets.setdefault((row(r), col(r)), set()).add(r.get('model'))
+    if paper_model is not None and any(len(n) > 1 or n != {paper_model} for n in nets.values()) or any(len(n) > 1 for n in nets.values()):
+        row0, label0 = row, row_label          # several networks (or not the paper's): one row per network and row
+        row = lambda r: (r.get('model'), row0(r))
+        row_label = lambda k: f"{MODEL_TITLE.get(k[0], k[0])}, {label0(k[1])}"
+        paper = {((paper_model, rk), ck): v for (rk, ck), v in paper.items()} if paper_model else {}
     cells = {}
     for r in runs: cells.setdefault((row(r), col(r)), []).append(r)
     rows = list(dict.fromkeys([k[0] for k in paper] + [row(r) for r in runs]))
@@ -460,15 +487,15 @@ PAPER4 = {((net, m, _ama_key(m)), d): v for (net, m), ds in PAPER_TABLE4.items()
 PAPER6 = {((m, _ama_key(m)), d): v for m, ds in PAPER_TABLE6.items() for d, v in ds.items()}
 
 def table2(runs): return results_table([r for r in runs if r.get('labels') == 'coarse'], method_of, lambda r: r['dataset'],
-                                       row_label=method_label, col_label=ds_title)
+                                       row_label=method_label, col_label=ds_title, paper_model='resnet50')
 def table4(runs): return results_table([r for r in runs if task_of(r) == 'classic'], lambda r: (r['model'], *method_of(r)),
                                        lambda r: r['dataset'], value=error, paper=PAPER4, corner='Network, method',
                                        row_label=lambda k: f"{MODEL_TITLE.get(k[0], k[0])}, {method_label(k[1:])}", col_label=ds_title)
 def table5(runs): return results_table(runs, variant_of, setting_of, row_label=variant_label, col_label=setting_label, corner='Variant')
 def table6(runs): return results_table([r for r in runs if r.get('labels') == 'coarse'], method_of, lambda r: r['dataset'],
-                                       paper=PAPER6, row_label=method_label, col_label=ds_title)
+                                       paper=PAPER6, row_label=method_label, col_label=ds_title, paper_model='resnet50')
 def table7(runs): return results_table([r for r in runs if task_of(r) == 'longtail'], method_of, lambda r: (r['dataset'], r['imb']),
-                                       row_label=method_label, col_label=lt_col)
+                                       row_label=method_label, col_label=lt_col, paper_model='resnet32')
 
 def plot_results(runs:list[dict], row, col, value=accuracy, row_label=str, col_label=str, paper:dict|None=None,
                  ylabel:str='test accuracy (%)', title:str=''):
