@@ -6,7 +6,7 @@ Docs: https://ama-dev.github.io/ama/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2e024ebc
 from __future__ import annotations
-import errno, json, math, numbers, os, shutil, socket, time, zipfile
+import contextlib, errno, json, math, numbers, os, shutil, socket, time, zipfile
 from pathlib import Path
 
 # %% auto #0
@@ -206,31 +206,63 @@ class RunFolder:
         "Delete the files we write here (by name), and the folder if that leaves it empty; nothing else."
         for f in self.files:
             for p in (self.path / f, self.path / (f + '.tmp')): p.unlink(missing_ok=True)
-        if remove_empty and self.path.is_dir() and not any(p for p in self.path.iterdir() if p.name != '.lock'):
-            self.release(); self.path.rmdir()
+        if remove_empty and self.path.is_dir() and not any(p for p in self.path.iterdir() if p.name not in ('.lock', '.lock.guard')):
+            self.release(); (self.path / '.lock.guard').unlink(missing_ok=True); self.path.rmdir()
 
     # -- one process at a time -------------------------------------------------------------------
     def _holder(self):
-        try: return json.loads(self.lock_path.read_text())
-        except (OSError, json.JSONDecodeError): return None
+        "The lock's holder as written (a dict), {} when the lock file is unreadable, None when there is none."
+        try: text = self.lock_path.read_text()
+        except FileNotFoundError: return None
+        except OSError: return {}
+        try: h = json.loads(text)
+        except json.JSONDecodeError: return {}
+        return h if isinstance(h, dict) else {}
+
+    def _create(self, me:dict) -> bool:
+        "Create `.lock` holding `me`, whole or not at all (a hard link to a file written first); False if it exists."
+        tmp = self.path / f'.lock.{os.getpid()}.{os.urandom(4).hex()}.tmp'
+        try:
+            tmp.write_text(json.dumps(me))
+            try: os.link(tmp, self.lock_path)
+            except FileExistsError: return False
+            except OSError:                                     # a file system without hard links: exclusive create
+                try: fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                except FileExistsError: return False
+                with os.fdopen(fd, 'w') as f: json.dump(me, f)
+            return True
+        finally: tmp.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _guard(self):
+        "An exclusive `flock` on `.lock.guard`, held while a stale lock is judged again and removed."
+        try: import fcntl
+        except ImportError: yield; return                       # no flock (Windows): the re-check alone
+        fd = os.open(self.path / '.lock.guard', os.O_RDWR | os.O_CREAT, 0o644)
+        try: fcntl.flock(fd, fcntl.LOCK_EX); yield
+        finally: os.close(fd)
+
+    def _stale(self, h:dict, me:dict) -> bool:
+        if not h: return True                                   # unreadable: nobody can own it
+        if h.get('host') == me['host']: return not _alive(h.get('pid', -1))
+        try: return time.time() - self.lock_path.stat().st_mtime > self.stale_after
+        except FileNotFoundError: return False
 
     def lock(self):
         "Take the folder's lock, or refuse with one sentence if a live process holds it."
         me = dict(pid=os.getpid(), host=socket.gethostname())
-        for _ in range(3):
-            try:
-                fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-                with os.fdopen(fd, 'w') as f: json.dump(me, f)
-                self._locked = self._owner = True; return
-            except FileExistsError:
-                h = self._holder()
-                if h == me: self._locked, self._owner = True, False; return     # this process holds it already
-                stale = h is None or (h.get('host') == me['host'] and not _alive(h.get('pid', -1))) or \
-                        (h.get('host') != me['host'] and time.time() - self.lock_path.stat().st_mtime > self.stale_after)
-                if not stale:
-                    raise RunLockedError(f"'{self.path}' is in use by process {h.get('pid')} on {h.get('host')}: wait for it to "
-                                         f"finish, or stop it; if no such process runs, delete '{self.lock_path}'.")
-                self.lock_path.unlink(missing_ok=True)
+        for _ in range(10):
+            if self._create(me): self._locked = self._owner = True; return
+            h = self._holder()
+            if h is None: continue                              # released since: try again
+            if h == me: self._locked, self._owner = True, False; return     # this process holds it already
+            if not h and time.time() - self.lock_path.stat().st_mtime < 2:
+                time.sleep(0.05); continue                      # (no hard links) a lock being written: read it again
+            if not self._stale(h, me):
+                raise RunLockedError(f"'{self.path}' is in use by process {h.get('pid')} on {h.get('host')}: wait for it to "
+                                     f"finish, or stop it; if no such process runs, delete '{self.lock_path}'.")
+            with self._guard():
+                if self._holder() == h: self.lock_path.unlink(missing_ok=True)   # still the lock judged stale: remove it
         raise RunLockedError(f"'{self.path}': could not take the lock '{self.lock_path}'; delete it if no process uses the folder.")
 
     def touch(self):

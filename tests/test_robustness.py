@@ -1,6 +1,6 @@
 """Nothing lost, nothing silently wrong: each finding of the adversarial review (issue "strict parameters, safe
 deletes, and clear errors for damaged run folders") reproduced, and now refused with one sentence."""
-import json, math, subprocess, sys, zipfile
+import json, math, socket, subprocess, sys, time, zipfile
 from pathlib import Path
 import pytest, torch
 from ama.core import DamagedRunError, DiskFullError, ParameterError, RunLockedError
@@ -125,3 +125,27 @@ def test_second_process_on_a_run_is_refused_and_a_dead_ones_lock_is_taken_over(t
     (run / 'config.json').unlink()
     learn = fit(load_dataset('toy'), 'toy_mlp', TrainConfig(epochs=1, clip_grad=1.0), run_dir=run, device='cpu')
     assert learn.results['epochs_run'] == 1 and not (run / '.lock').exists()
+
+CONTEND = """
+import json, os, socket, sys, time
+from ama.core import RunFolder, RunLockedError
+f, t0 = RunFolder(sys.argv[1]), float(sys.argv[2])
+while time.time() < t0: pass                      # all contenders start at the same moment
+try: f.lock(); got = True
+except RunLockedError: got = False
+held = got and all(f._holder() == dict(pid=os.getpid(), host=socket.gethostname()) and not time.sleep(0.05) for _ in range(6))
+if got: f.release()
+print(json.dumps(dict(got=got, held=held)))
+"""
+
+def test_eight_processes_at_once_one_takes_the_lock(tmp_path):
+    "Eight processes start at the same moment on one run folder, empty or holding a dead process's lock: exactly one takes it, and holds it."
+    for r in range(8):
+        d = tmp_path / f'run{r}'; d.mkdir()
+        if r % 2: (d / '.lock').write_text(json.dumps(dict(pid=2**22 + 12345, host=socket.gethostname())))   # dead
+        t0 = time.time() + 3
+        ps = [subprocess.Popen([sys.executable, '-c', CONTEND, str(d), str(t0)], stdout=subprocess.PIPE, text=True) for _ in range(8)]
+        res = [json.loads(p.communicate(timeout=60)[0]) for p in ps]
+        assert sum(x['got'] for x in res) == 1, (r, res)
+        assert [x['held'] for x in res if x['got']] == [True], (r, res)
+        assert not (d / '.lock').exists() and not list(d.glob('.lock.*.tmp'))
