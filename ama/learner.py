@@ -609,7 +609,7 @@ def final_metrics(self:Learner) -> dict:
     logits, feats, y = self.predict()
     C = logits.shape[1]
     hit = (logits.argmax(1) == y).float()
-    per_class = torch.zeros(C, device=hit.device).index_add_(0, y, hit) / torch.bincount(y, minlength=C).clamp_min(1)
+    per_class = torch.zeros(C, device=hit.device, dtype=hit.dtype).index_add_(0, y, hit) / torch.bincount(y, minlength=C).clamp_min(1)
     counts = torch.bincount(self.labels(self.stages[-1].labels, 'train'), minlength=C).cpu()
     return dict(test_acc=hit.mean().item(), per_class_acc=per_class.tolist(), train_counts=counts.tolist(),
                 **shot_accuracies(per_class.cpu(), counts),
