@@ -13,11 +13,12 @@ import torch
 from .core import ParameterError, RunExistsError, RunFolder, RunLockedError, check_bool, read_json, write_json
 from .data import load_dataset
 from .learner import METHODS, Learner, TrainConfig, plan_stages, run_folder
+from .together import fit_together
 
 # %% auto #0
 __all__ = ['split_list', 'check_int', 'check_seeds', 'check_methods', 'check_numbers', 'check_device', 'device_name',
-           'environment', 'RunSpec', 'grid', 'Experiment', 'summarize', 'summarize_records', 'parse_shard',
-           'shard_specs', 'mean_std_table', 'grid_table']
+           'environment', 'RunSpec', 'grid', 'Experiment', 'seed_groups', 'summarize', 'summarize_records',
+           'parse_shard', 'shard_specs', 'mean_std_table', 'grid_table']
 
 # %% ../nbs/09_experiment.ipynb #98bed072
 def _bad(name, value, expected): raise ParameterError(f"{name}={value!r} is not valid: expected {expected}.")
@@ -205,58 +206,87 @@ class Experiment:
         if key not in self._data: self._data[key] = load_dataset(spec.dataset, self.data_root, spec.imb, spec.data_seed)
         return self._data[key]
 
-    def run_one(self, spec:RunSpec) -> Learner:
-        "Train one run (or resume it, or load it when it finished before); record its results; return the learner."
-        d = self.out / 'runs' / spec.name
-        learn = Learner(self.data(spec), spec.model, spec.config, self.device, progress=self.progress)
-        t0 = time.time()
+    def _learner(self, spec:RunSpec) -> Learner:
         self._note('runs', spec.name)
-        folder = run_folder(d)
-        def finished():
-            if not (folder.done and read_json(d / 'config.json', folder=d) == _jsonable(learn.config_dict())): return False
-            learn.load(d / 'checkpoint.pt')
-            learn.results = read_json(d / 'metrics.json', ('test_acc', 'per_class_acc'))
-            return True
-        if finished(): how = 'loaded (finished earlier)'
-        else:
-            try:
-                learn.fit(d)        # claims the folder: RunLockedError when another live process holds it
-                how = f'trained in {time.time() - t0:.1f} s'
-            except RunExistsError:  # another worker finished it since we looked
-                if not finished(): raise
-                how = 'loaded (finished by another worker)'
+        return Learner(self.data(spec), spec.model, spec.config, self.device, progress=self.progress)
+
+    def _finished(self, spec:RunSpec, learn:Learner) -> bool:
+        "Load the run of `spec` into `learn` if its folder holds it finished, with the same configuration."
+        d = self.out / 'runs' / spec.name
+        if not (run_folder(d).done and read_json(d / 'config.json', folder=d) == _jsonable(learn.config_dict())): return False
+        learn.load(d / 'checkpoint.pt')
+        learn.results = read_json(d / 'metrics.json', ('test_acc', 'per_class_acc'))
+        return True
+
+    def _record(self, spec:RunSpec, learn:Learner, how:str):
         r = learn.results
         self.records[spec.name] = dict(**spec.fields(), run=spec.name, **r)
         self.log(f"{spec.name}: test accuracy {r['test_acc']:.4f}, {learn.epoch} epochs, {how}")
+
+    def run_one(self, spec:RunSpec) -> Learner:
+        "Train one run (or resume it, or load it when it finished before); record its results; return the learner."
+        learn, t0 = self._learner(spec), time.time()
+        if self._finished(spec, learn): how = 'loaded (finished earlier)'
+        else:
+            try:
+                learn.fit(self.out / 'runs' / spec.name)      # claims the folder: RunLockedError when another live process holds it
+                how = f'trained in {time.time() - t0:.1f} s'
+            except RunExistsError:                            # another worker finished it since we looked
+                if not self._finished(spec, learn): raise
+                how = 'loaded (finished by another worker)'
+        self._record(spec, learn, how)
         return learn
 
-    def run(self, specs, shard=None, workers:int=1) -> list[dict]:
-        "Run the specs, or this worker's `shard` ('i/n'; None: a SLURM job array's share, if any), in `workers` processes; return the records of those finished."
+    def run_together(self, specs) -> list[Learner]:
+        "Train runs that differ only in their seed together in this process (`fit_together`), loading those finished earlier; one by one if another process holds one of them."
+        specs, todo = list(specs), []
+        for s in specs:
+            learn = self._learner(s)
+            if self._finished(s, learn): self._record(s, learn, 'loaded (finished earlier)')
+            else: todo.append((s, learn))
+        if len(todo) > 1:
+            t0 = time.time()
+            try:
+                fit_together([l for _, l in todo], [self.out / 'runs' / s.name for s, _ in todo])
+                for s, l in todo: self._record(s, l, f'trained together with {len(todo) - 1} other seed{"s" * (len(todo) > 2)} in {time.time() - t0:.1f} s')
+                return [l for _, l in todo]
+            except (RunLockedError, RunExistsError): pass     # another worker holds or finished one of them: each on its own
+        return [self._run_or_leave(s) for s, _ in todo]
+
+    def _run_or_leave(self, spec:RunSpec):
+        try: return self.run_one(spec)
+        except RunLockedError as e:
+            who = re.search('in use by (.*?):', str(e))
+            self.log(f"{spec.name}: left to the process that is running it ({who[1] if who else e})")
+
+    def run(self, specs, shard=None, workers:int=1, stack_seeds:bool=False) -> list[dict]:
+        "Run the specs, or this worker's `shard` ('i/n'; None: a SLURM job array's share, if any), in `workers` processes, the seeds of a run together with `stack_seeds`; return the records of those finished."
         specs = list(specs)
-        share, workers = shard_specs(specs, shard), check_int(workers, 'workers')
+        workers, stack_seeds = check_int(workers, 'workers'), check_bool(stack_seeds, 'stack_seeds')
+        units = seed_groups(specs) if stack_seeds else [[s] for s in specs]     # what one process trains at once
+        share = [u for u in shard_specs(units, shard)]
         self._note('runs', [s.name for s in specs])     # every spec, so that any worker's manifest lists the whole grid
         pooled = self._pool(share, workers) if workers > 1 and len(share) > 1 else set()
         log = self.log
-        for s in share:
-            self.log = (lambda m: None) if s.name in pooled else log       # the pool has said how each of its runs went
-            try: self.run_one(s)
-            except RunLockedError as e:
-                who = re.search('in use by (.*?):', str(e))
-                self.log(f"{s.name}: left to the process that is running it ({who[1] if who else e})")
+        for u in share:
+            self.log = (lambda m: None) if u[0].name in pooled else log     # the pool has said how each of its runs went
+            try:
+                if len(u) > 1: self.run_together(u)
+                else: self._run_or_leave(u[0])
             finally: self.log = log
-        return [self.records[s.name] for s in share if s.name in self.records]
+        return [self.records[s.name] for u in share for s in u if s.name in self.records]
 
-    def _pool(self, specs, workers:int) -> set:
-        "Train `specs` in `workers` processes side by side, longest first, each with its share of the CPU threads; the names of those trained or loaded."
+    def _pool(self, units, workers:int) -> set:
+        "Train `units` (lists of specs; several are trained together) in `workers` processes side by side, longest first, each with its share of the CPU threads; the names of the first spec of each unit done."
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, as_completed
         from ama.experiment import _worker_init, _worker_run      # by name, as a spawned process finds them (also when a notebook defines them)
         threads = max(1, torch.get_num_threads() // workers)
-        order = sorted(specs, key=lambda s: -sum(st.epochs for st in plan_stages(s.config)))
+        order = sorted(units, key=lambda u: -sum(st.epochs for st in plan_stages(u[0].config)))
         args = (str(self.out.resolve()), self.params, str(Path(self.data_root).resolve()), self.device, threads)
         done = set()
         with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn'), initializer=_worker_init, initargs=args) as pool:
-            for f in as_completed([pool.submit(_worker_run, s.to_dict()) for s in order]):    # a worker that fails raises here
+            for f in as_completed([pool.submit(_worker_run, [s.to_dict() for s in u]) for u in order]):    # a worker that fails raises here
                 name, lines = f.result()
                 for l in lines: self.log(l)
                 done.add(name)
@@ -310,12 +340,20 @@ def _worker_init(out, params, data_root, device, threads):
     torch.set_num_threads(threads)
     _WORKER['exp'] = Experiment(out, params, log=lambda s: None, data_root=data_root, device=device, progress=False)
 
-def _worker_run(spec:dict):
-    exp, lines, spec = _WORKER['exp'], [], RunSpec.from_dict(spec)
+def _worker_run(specs:list[dict]):
+    exp, lines, specs = _WORKER['exp'], [], [RunSpec.from_dict(s) for s in specs]
     exp.log = lines.append
-    try: exp.run_one(spec)
-    except RunLockedError: lines.append(f"{spec.name}: left to the process that is running it")
-    return spec.name, [f"{l} [worker {os.getpid()}]" for l in lines]
+    if len(specs) > 1: exp.run_together(specs)
+    else: exp._run_or_leave(specs[0])
+    return specs[0].name, [f"{l} [worker {os.getpid()}]" for l in lines]
+
+def seed_groups(specs) -> list[list]:
+    "The specs in groups that differ only in their seed, in the order of their first members: what `fit_together` can train at once."
+    groups = {}
+    for s in specs:
+        d = s.to_dict(); d['config'].pop('seed')
+        groups.setdefault(json.dumps(d, sort_keys=True), []).append(s)
+    return list(groups.values())
 
 def _get(r, key):
     "A value of a run record; `per_class_acc.3` indexes into a list."

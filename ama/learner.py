@@ -6,7 +6,7 @@ Docs: https://ama-dev.github.io/ama/learner.html.md"""
 
 # %% ../nbs/08_learner.ipynb #b86e4e02
 from __future__ import annotations
-import atexit, csv, dataclasses, inspect, math, os, sys, time
+import atexit, contextlib, csv, dataclasses, inspect, math, os, sys, time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
@@ -32,8 +32,8 @@ __all__ = ['SCHEDULES', 'OPTIMIZERS', 'METHODS', 'EVENTS', 'RUN_FILES', 'CKPT_KE
            'LinearProbe', 'TrainConfig', 'Stage', 'plan_stages', 'CancelFit', 'TrainingDiverged', 'Learner',
            'one_batch', 'one_epoch', 'fit', 'TrainStats', 'LRSchedule', 'ClipGrad', 'DivergenceStop', 'Evaluate',
            'Recorder', 'ProgressBar', 'run_folder', 'RunFolderCB', 'predict', 'test_accuracy', 'final_metrics',
-           'state_dict', 'save', 'load', 'load_state', 'config_dict', 'write_log', 'init_distributed', 'wrap_ddp',
-           'on_rank0']
+           'state_dict', 'save', 'load', 'load_state', 'config_dict', 'write_log', 'init_distributed', 'step_modules',
+           'wrap_ddp', 'on_rank0']
 
 # %% ../nbs/08_learner.ipynb #e1a366cf
 SCHEDULES = Registry('schedule')
@@ -252,7 +252,7 @@ class LinearProbe(Method):
     @staticmethod
     def step_loss(model, x, y):
         with torch.no_grad(): z = model.forward_features(x)
-        logits = model.forward_head(z.float())
+        logits = model.forward_head(z.float() if z.dtype in (torch.float16, torch.bfloat16) else z)   # autocast's half-precision features in float32
         return F.cross_entropy(logits, y), count_correct(logits, y)
 
 # %% ../nbs/08_learner.ipynb #da672399
@@ -386,13 +386,25 @@ class Learner:
                     *([ClipGrad(cfg.clip_grad)] if cfg.clip_grad else []), *([ProgressBar()] if progress else []), *cbs]
         self.history, self.stage_idx, self.epoch, self.epoch_in_stage, self.fit_cbs = [], 0, 0, 0, []
         self.start_stage(0)
+        self.torch_rng = torch.get_rng_state()   # this run's own stream of torch's global generator, from here on (see `own_rng`)
 
     def __call__(self, event:str):
         "Fire `event`: every callback (and the method) that defines it, in order."
         for f in self._handlers[event]: f(self)
 
+    @contextlib.contextmanager
+    def own_rng(self):
+        "Draw from this run's own stream of torch's global generator (layers made at a stage's start: a new classifier, SupCon's head), so that runs trained side by side in one process draw as each would alone."
+        if not hasattr(self, 'torch_rng'): yield; return        # in __init__, right after torch.manual_seed(cfg.seed)
+        outside = torch.get_rng_state(); torch.set_rng_state(self.torch_rng)
+        try: yield
+        finally: self.torch_rng = torch.get_rng_state(); torch.set_rng_state(outside)
+
     def start_stage(self, k:int):
         "Set up stage `k`: its method, optimizer and loaders."
+        with self.own_rng(): self._start_stage(k)
+
+    def _start_stage(self, k:int):
         st, cfg = self.stages[k], self.cfg
         if st.new_classifier: self.model.reset_classifier(self.data.num_classes if st.labels == 'fine' else len(self.data.coarse_classes))
         self.method = st.method(st.opts)
@@ -617,11 +629,22 @@ def final_metrics(self:Learner) -> dict:
                 **({'uniformity_k3': neighborhood_uniformity(feats, y, 3)} if C > 3 else {}),
                 **margin_distances(feats, y), epochs_run=self.epoch, train_time=sum(r['time'] for r in self.history))
 
+def _own_storage(x):
+    "`x` with every tensor that is a view into a larger storage copied (runs trained together hold their weights in one stacked tensor; a checkpoint keeps only its own)."
+    if isinstance(x, Tensor): return x.clone() if x.untyped_storage().nbytes() > x.numel() * x.element_size() else x
+    if isinstance(x, dict):
+        out = type(x)((k, _own_storage(v)) for k, v in x.items())
+        if hasattr(x, '_metadata'): out._metadata = x._metadata      # a module's state_dict: its layers' versions
+        return out
+    if isinstance(x, (list, tuple)): return type(x)(_own_storage(v) for v in x)
+    return x
+
 def state_dict(self:Learner) -> dict:
     "Everything a resumed run needs; in a distributed run every process must call it (the method's random state of each process is gathered)."
     sd = dict(model=self.model.state_dict(), opt=self.opt.state_dict(), method=self.method.state_dict(),
               loader=self.dl.state_dict(), stage_idx=self.stage_idx, epoch=self.epoch, epoch_in_stage=self.epoch_in_stage,
-              history=self.history, torch_rng=torch.get_rng_state())
+              history=self.history, torch_rng=self.torch_rng)
+    sd = _own_storage(sd)
     if self.world > 1:
         sd['method_ranks'] = [None] * self.world
         dist.all_gather_object(sd['method_ranks'], self.method.state_dict())
@@ -643,7 +666,7 @@ def load_state(self:Learner, sd:dict):
     self.stage_idx = sd['stage_idx']
     method = sd['method_ranks'][self.rank] if self.world > 1 and len(sd.get('method_ranks') or ()) == self.world else sd['method']
     self.model.load_state_dict(sd['model']); self.opt.load_state_dict(sd['opt']); self.method.load_state_dict(method)
-    self.dl.load_state_dict(sd['loader']); torch.set_rng_state(sd['torch_rng'])
+    self.dl.load_state_dict(sd['loader']); self.torch_rng = sd['torch_rng']
     self.epoch, self.epoch_in_stage, self.history = sd['epoch'], sd['epoch_in_stage'], sd['history']
     self.saved_epoch = self.epoch
 
@@ -680,6 +703,10 @@ def init_distributed(device=None) -> torch.device:
         atexit.register(lambda: dist.is_initialized() and dist.destroy_process_group())
     return dev
 
+def step_modules(learn) -> list:
+    "The modules a step of `learn` uses: its model, then its method's own (SupCon's projection head)."
+    return [learn.model] + [v for v in vars(learn.method).values() if isinstance(v, nn.Module) and v is not learn.model]
+
 class _Step(nn.Module):
     "What DDP wraps: the model and the method's own modules; `forward` runs the method's step function, so each step goes through DDP."
     def __init__(self, model, extra): super().__init__(); self.model, self.extra = model, nn.ModuleList(extra)
@@ -687,8 +714,8 @@ class _Step(nn.Module):
 
 def wrap_ddp(learn:Learner):
     "Route the stage's step through `DistributedDataParallel`, which averages the gradients of the stage's parameters."
-    m = learn.method
-    step = _Step(learn.model, [v for v in vars(m).values() if isinstance(v, nn.Module) and v is not learn.model])
+    m, mods = learn.method, step_modules(learn)
+    step = _Step(mods[0], mods[1:])
     trained = {id(p) for p in learn.params}
     DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(step, [n for n, p in step.named_parameters() if id(p) not in trained])
     per_process_bn = dict(forward_sync_buffers=False) if 'forward_sync_buffers' in inspect.signature(DistributedDataParallel).parameters else dict(broadcast_buffers=False)

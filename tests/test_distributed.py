@@ -88,28 +88,30 @@ WORKER = textwrap.dedent('''
     import torch
     from ama.experiment import Experiment, grid
     torch.set_num_threads(1)
-    out, start = sys.argv[1], float(sys.argv[2])
+    out, start, stack = sys.argv[1], float(sys.argv[2]), sys.argv[3] == 'stack'
     specs = grid(method=['orig', 'ama'], seed=[0, 1, 2, 3], epochs=2, clip_grad=1.0)
     exp = Experiment(out, dict(grid='test'), log=lambda s: print(f'{os.getpid()} {s}', flush=True), device='cpu', progress=False)
     time.sleep(max(0.0, start - time.time()))       # both workers begin the grid at the same moment
-    recs = exp.run(specs)
+    recs = exp.run(specs, stack_seeds=stack)
     print(f'{os.getpid()} returned {len(recs)}', flush=True)
 ''')
 
-def test_two_workers_on_one_folder_run_every_spec_once(tmp_path):
-    "Two independent workers, started at the same moment on the same grid and output folder, train each spec exactly once."
+@pytest.mark.parametrize('how', ['alone', 'stack'])
+def test_two_workers_on_one_folder_run_every_spec_once(tmp_path, how):
+    "Two independent workers, started at the same moment on the same grid and output folder, train each spec exactly once; also when each trains the seeds of a method together (stack_seeds=True)."
     import time
     (tmp_path / 'worker.py').write_text(WORKER)
     start = time.time() + 8          # after both have imported torch
-    ps = [subprocess.Popen([sys.executable, 'worker.py', str(tmp_path / 'exp'), str(start)], cwd=tmp_path, env=ENV,
+    ps = [subprocess.Popen([sys.executable, 'worker.py', str(tmp_path / 'exp'), str(start), how], cwd=tmp_path, env=ENV,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in ps]
     assert all(p.returncode == 0 for p in ps), [o[1][-2000:] for o in outs]
     lines = [l for o, _ in outs for l in o.splitlines()]
-    trained = [l.split()[1].rstrip(':') for l in lines if 'trained in' in l]
+    trained = [l.split()[1].rstrip(':') for l in lines if 'trained in' in l or 'trained together' in l]
     runs = sorted(p.name for p in (tmp_path / 'exp' / 'runs').iterdir())
     assert len(runs) == 8 and sorted(trained) == runs                    # every spec trained, none twice
-    assert len({l.split()[0] for l in lines if 'trained in' in l}) == 2  # and both workers took part
+    assert len({l.split()[0] for l in lines if 'trained' in l}) == 2     # and both workers took part
+    if how == 'stack': assert any('trained together' in l for l in lines)
     for r in runs:                                                       # each run folder finished, unlocked, one log of 2 epochs
         d = tmp_path / 'exp' / 'runs' / r
         assert (d / 'metrics.json').exists() and not (d / '.lock').exists()
