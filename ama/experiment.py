@@ -16,7 +16,7 @@ from .learner import METHODS, Learner, TrainConfig, plan_stages, run_folder
 from .together import fit_together
 
 # %% auto #0
-__all__ = ['split_list', 'check_int', 'check_seeds', 'check_methods', 'check_numbers', 'check_device', 'device_name',
+__all__ = ['split_list', 'check_int', 'check_seeds', 'check_methods', 'check_numbers', 'check_device', 'cpu_model', 'device_name',
            'environment', 'RunSpec', 'grid', 'Experiment', 'seed_groups', 'summarize', 'summarize_records',
            'parse_shard', 'shard_specs', 'mean_std_table', 'grid_table']
 
@@ -92,11 +92,19 @@ def _git_commit() -> str|None:
         return head.stdout.strip() + (' (dirty)' if dirty else '')
     except (OSError, subprocess.SubprocessError): return None
 
+def cpu_model() -> str:
+    "The processor's model as the system names it ('Intel(R) Xeon(R) Processor', 'AMD EPYC 7763 ...'), else its architecture."
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'): return line.split(':', 1)[1].strip()
+    except OSError: pass
+    return platform.processor() or platform.machine()
+
 def device_name(device:str) -> str:
     "A readable name of the device: the GPU's model, or the CPU's with its thread count."
     d = torch.device(device)
     if d.type == 'cuda': return torch.cuda.get_device_name(d)
-    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return f"CPU {cpu_model()}, {torch.get_num_threads()} threads"
 
 def environment(device:str, git_commit:str|None=None) -> dict:
     "Date, versions, device and git commit (`git_commit`, when the caller read it earlier, e.g. when training began), for `results.json`."

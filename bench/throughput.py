@@ -23,7 +23,7 @@ adds time; `--stat median` is the alternative, and the JSON holds every round). 
 (12,406 // batch size) at the measured rate plus the evaluation. It prints the table and, with `--out`, writes it
 as JSON.
 """
-import argparse, datetime, json, math, os, platform, statistics, sys, time
+import argparse, datetime, json, math, os, statistics, sys, time
 import torch
 
 p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -47,6 +47,7 @@ p.add_argument('--note', default='', help='a note recorded in the JSON (e.g. whe
 p.add_argument('--out', default=None, help='write the table as JSON here')
 a = p.parse_args()
 
+from ama.experiment import cpu_model
 from ama.data import DataSplits
 from ama.learner import Batch, Learner, TrainConfig, METHODS
 
@@ -146,7 +147,7 @@ methods = [m for m in a.methods if m in METHODS]
 conv_ok = lambda m: not a.no_conventional and METHODS[m].trains_classifier and m != 'supcon'   # SupCon needs a second view of raw images
 pipes = {(m, k.name): k(m) for m in methods for k in (Ours, Conventional) if k is Ours or conv_ok(m)}
 print(f"{a.model}, batch {B}, {a.epoch_size} training images ({a.epoch_size // B} steps/epoch), test set {a.test_size}; "
-      f"device {dev} ({torch.cuda.get_device_name(dev) if cuda else platform.processor() or platform.machine()}, "
+      f"device {dev} ({torch.cuda.get_device_name(dev) if cuda else cpu_model()}, "
       f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs), torch {torch.__version__}; conventional DataLoader with "
       f"{a.workers} workers; {warmup} warm-up steps, {a.rounds} rounds of {steps} timed steps each, {'fastest' if a.stat == 'min' else 'median'} round; {datetime.date.today()}",
       flush=True)
@@ -190,7 +191,7 @@ print(f"\n(method / orig: time per training image relative to cross-entropy; epo
 
 if a.out:
     res = dict(command=' '.join(['python', *sys.argv]), date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-               device=str(dev), device_name=torch.cuda.get_device_name(dev) if cuda else f"CPU {platform.processor() or platform.machine()}",
+               device=str(dev), device_name=torch.cuda.get_device_name(dev) if cuda else f"CPU {cpu_model()}",
                cpus=os.cpu_count(), threads=torch.get_num_threads(), torch=torch.__version__, model=a.model, batch_size=B,
                epoch_size=a.epoch_size, steps_per_epoch=steps_per_epoch, test_size=a.test_size, warmup=warmup, steps=steps,
                rounds=a.rounds, stat=a.stat, workers=a.workers, compile=a.compile, note=a.note, rows=rows, ratios=ratios,

@@ -8,8 +8,9 @@ compiled mode) and are not counted. Each timed epoch is the learner's public `on
 one read from the device and α by Eq. 6, as in a real run (evaluation is set to the end of the run, which is not timed).
 Prints the median epoch time of each method and ama / orig per mode.
 """
-import argparse, datetime, platform, statistics, time
+import argparse, datetime, statistics, time
 import torch
+from ama.experiment import cpu_model
 from ama.data import toy_dataset
 from ama.learner import Learner, TrainConfig
 
@@ -27,7 +28,7 @@ def sync():
 toy = toy_dataset()
 warm = 2
 print(f"toy task, batch 16, {len(toy.x_train) // 16} steps/epoch, {a.epochs} timed epochs per method and mode, "
-      f"device {a.device} ({torch.cuda.get_device_name() if a.device.startswith('cuda') else platform.processor() or platform.machine()}), "
+      f"device {a.device} ({torch.cuda.get_device_name() if a.device.startswith('cuda') else cpu_model()}), "
       f"torch {torch.__version__}, {torch.get_num_threads()} threads, {datetime.date.today()}")
 for mode in a.modes:
     learners = {m: Learner(toy, 'toy_mlp', TrainConfig(method=m, epochs=a.epochs + warm + 1, eval_every=10**6, clip_grad=1.0, compile=mode == 'compile'),

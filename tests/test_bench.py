@@ -28,3 +28,33 @@ def test_throughput_bench_tiny(tmp_path):
         assert r_['over_orig'] == pytest.approx(rows[('orig', 'ours')]['images_per_s'] / rows[(m, 'ours')]['images_per_s'])
         assert r_['over_orig_conventional'] == pytest.approx(rows[('orig', 'conventional')]['images_per_s'] / rows[(m, 'conventional')]['images_per_s'])
     assert res['ratios']['orig']['over_orig'] == 1.0
+
+def test_seeds_bench_tiny(tmp_path):
+    "bench/seeds.py: three arms on the toy network, their images/s from their own round times, ratios to one after another."
+    out = tmp_path / 'seeds.json'
+    r = subprocess.run([sys.executable, str(ROOT / 'bench' / 'seeds.py'), '--model', 'toy_mlp', '--seeds', '2', '--batch-size', '16',
+                        '--steps', '5', '--rounds', '2', '--out', str(out)], env=dict(os.environ, OMP_NUM_THREADS='1'),
+                       capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert '| arm | images/s (all seeds) | round (s) | × one after another |' in r.stdout and '2 processes side by side' in r.stdout
+    res = json.loads(out.read_text())
+    rows = {x['arm']: x for x in res['rows']}
+    assert set(rows) == {'sequential', 'stacked', 'processes'} and res['seeds'] == 2 and res['steps'] == 5
+    for x in rows.values():
+        assert x['round_s'] == min(x['rounds_s']) > 0 and x['images_per_s'] == pytest.approx(2 * 5 * 16 / x['round_s'])
+        assert x['over_sequential'] == pytest.approx(x['images_per_s'] / rows['sequential']['images_per_s'])
+    assert len(rows['sequential']['rounds_s']) == len(rows['stacked']['rounds_s']) == 2
+
+def test_full_run_bench_tiny(tmp_path):
+    "bench/full_run.py: the §4.3 recipe scaled down, two seeds trained together; every run's time and epochs recorded."
+    out = tmp_path / 'full.json'
+    r = subprocess.run([sys.executable, str(ROOT / 'bench' / 'full_run.py'), '--epochs', '2', '--n-train', '96', '--n-test', '32',
+                        '--batch-size', '32', '--seeds', '2', '--stack', '--out', str(out)], env=dict(os.environ, OMP_NUM_THREADS='1'),
+                       capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert res['config']['epochs'] == 2 and res['config']['batch_size'] == 32 and res['config']['schedule'] == 'multistep'
+    assert [x['epochs'] for x in res['rows']] == [2, 2] and res['stack'] and res['total_s'] == res['rows'][0]['wall_s'] > 0
+    assert 'all 2 run(s):' in r.stdout and '(trained together)' in r.stdout
+    r = subprocess.run([sys.executable, str(ROOT / 'bench' / 'full_run.py'), '--seeds', '1', '--stack'], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and '--stack trains several seeds together; got --seeds 1' in r.stderr

@@ -2,6 +2,8 @@
 import importlib
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -51,3 +53,16 @@ def test_notebooks_are_committed_without_execution_counts():
     for p in NBS + [ROOT / "nbs" / "index.ipynb"]:
         for cell in json.loads(p.read_text())["cells"]:
             assert cell.get("execution_count") is None, f"{p.name} is not clean: run `make sync`"
+
+def test_run_flagged_runs_the_flagged_cells_only_when_asked(tmp_path):
+    "tools/run_flagged.py (nbdev-test's flags without nbdev, for a GPU machine): a flagged cell runs only when its flag is asked for."
+    cell = lambda src: dict(cell_type='code', execution_count=None, metadata={}, outputs=[], source=src)
+    nb = dict(cells=[cell('x = 1'), cell("#| cuda\nraise RuntimeError('the cuda cell ran')"), cell('#| eval: false\nraise SystemExit(3)'),
+                     cell('assert x == 1')], metadata={}, nbformat=4, nbformat_minor=5)
+    (tmp_path / 'a.ipynb').write_text(json.dumps(nb))
+    run = lambda flags: subprocess.run([sys.executable, str(ROOT / 'tools' / 'run_flagged.py'), '--flags', flags, str(tmp_path / 'a.ipynb')],
+                                       capture_output=True, text=True, timeout=60)
+    r = run('')
+    assert r.returncode == 0 and r.stdout.strip().endswith('1 passed, 0 failed'), r.stdout + r.stderr
+    r = run('slow cuda')
+    assert r.returncode == 1 and 'the cuda cell ran' in r.stdout and r.stdout.strip().endswith('0 passed, 1 failed')
