@@ -27,13 +27,13 @@ from .sampler import pair_noise
 from .scheduler import AlphaScheduler
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'OPTIMIZERS', 'METHODS', 'EVENTS', 'RUN_FILES', 'CKPT_KEYS', 'lr_at', 'Callback', 'Batch',
-           'register_method', 'count_correct', 'Method', 'AMA', 'ManifoldMixup', 'Mixup', 'AMAMixup', 'SupCon',
-           'LinearProbe', 'TrainConfig', 'Stage', 'plan_stages', 'CancelFit', 'TrainingDiverged', 'Learner',
-           'one_batch', 'one_epoch', 'fit', 'TrainStats', 'LRSchedule', 'ClipGrad', 'DivergenceStop', 'Evaluate',
-           'Recorder', 'ProgressBar', 'run_folder', 'RunFolderCB', 'predict', 'test_accuracy', 'final_metrics',
-           'state_dict', 'save', 'load', 'load_state', 'config_dict', 'write_log', 'init_distributed', 'step_modules',
-           'wrap_ddp', 'on_rank0']
+__all__ = ['SCHEDULES', 'OPTIMIZERS', 'METHODS', 'COMPILE_MODES', 'EVENTS', 'RUN_FILES', 'CKPT_KEYS', 'lr_at', 'Callback',
+           'Batch', 'register_method', 'count_correct', 'compiled', 'Method', 'AMA', 'ManifoldMixup', 'Mixup',
+           'AMAMixup', 'SupCon', 'LinearProbe', 'TrainConfig', 'Stage', 'plan_stages', 'CancelFit', 'TrainingDiverged',
+           'Learner', 'one_batch', 'one_epoch', 'fit', 'TrainStats', 'LRSchedule', 'ClipGrad', 'DivergenceStop',
+           'Evaluate', 'Recorder', 'ProgressBar', 'run_folder', 'RunFolderCB', 'predict', 'test_accuracy',
+           'final_metrics', 'state_dict', 'save', 'load', 'load_state', 'config_dict', 'write_log', 'init_distributed',
+           'step_modules', 'wrap_ddp', 'on_rank0']
 
 # %% ../nbs/08_learner.ipynb #e1a366cf
 SCHEDULES = Registry('schedule')
@@ -85,6 +85,13 @@ def register_method(cls):
 
 def count_correct(logits, y): return (logits.argmax(1) == y).sum()
 
+COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
+
+def compiled(fn, compile:bool|str):
+    "`fn` through `torch.compile` when `compile` is True or one of its modes ('reduce-overhead': CUDA graphs on a GPU); `fn` itself when False."
+    if compile is False: return fn
+    return torch.compile(fn) if compile is True else torch.compile(fn, mode=compile)
+
 class Method(Callback):
     "Base class of the methods; on its own, cross-entropy on the original samples (the paper's 'Orig.')."
     name, title, order = 'orig', 'Orig.', 10
@@ -97,7 +104,7 @@ class Method(Callback):
         r = 7919 * getattr(learn, 'rank', 0)             # each process of a distributed run draws its own pairs
         self.gen = torch.Generator(device=learn.device).manual_seed(learn.cfg.seed + 1 + r)
         self.rng = np.random.default_rng(learn.cfg.seed + 2 + r)
-        self.fn = torch.compile(self.step_loss) if learn.cfg.compile else self.step_loss
+        self.fn = compiled(self.step_loss, learn.cfg.compile)
     def params(self, learn): return list(learn.model.parameters())
     @staticmethod
     def step_loss(model, x, y):
@@ -280,7 +287,7 @@ class TrainConfig:
     seed:int = 0
     amp:bool|None = None            # bf16 autocast; None: on for CUDA
     channels_last:bool|None = None  # None: on for CUDA with images
-    compile:bool = False            # torch.compile each method's loss computation (forward and backward)
+    compile:bool|str = False        # torch.compile each method's loss computation (forward and backward); or a mode of it, e.g. 'reduce-overhead' (CUDA graphs)
     eval_batch_size:int = 1024
     eval_every:int = 1              # test accuracy every N epochs (and always at the end of a stage)
     pad:int|None = None             # crop padding (None: H // 8)
@@ -310,7 +317,9 @@ class TrainConfig:
         if self.pad is not None: check_number(self.pad, 'pad', 0, integer=True)
         for s in ('schedule', 'linear_schedule'): check_choice(getattr(self, s), s, SCHEDULES)
         check_choice(self.optimizer, 'optimizer', OPTIMIZERS)
-        for n in ('compile', 'flip'): check_bool(getattr(self, n), n)
+        check_bool(self.flip, 'flip')
+        if not (isinstance(self.compile, bool) or self.compile in COMPILE_MODES):
+            bad_value('compile', self.compile, "True, False, or a torch.compile mode: " + ', '.join(repr(m) for m in COMPILE_MODES))
         for n in ('amp', 'channels_last'):
             if getattr(self, n) is not None: check_bool(getattr(self, n), n)
         ms = self.milestones

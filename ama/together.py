@@ -10,7 +10,7 @@ import torch
 from torch import nn, Tensor
 from torch.func import functional_call, vmap
 from .core import ParameterError
-from .learner import CancelFit, Learner, ProgressBar, RunFolderCB, _Step, step_modules
+from .learner import CancelFit, Learner, ProgressBar, RunFolderCB, _Step, compiled, step_modules
 
 # %% auto #0
 __all__ = ['check_together', 'SeedStack', 'steps_together', 'one_epoch_together', 'fit_together']
@@ -37,7 +37,7 @@ def check_together(learners):
 # %% ../nbs/08a_together.ipynb #da90f78c
 class SeedStack:
     "The parameters and buffers of N learners' step modules, stacked along a new first dimension; each learner's own tensors are views into them."
-    def __init__(self, learners, compile:bool=False):
+    def __init__(self, learners, compile:bool|str=False):
         self.learners = list(learners)
         mods = [step_modules(l) for l in self.learners]
         self.steps = [_Step(m[0], m[1:]) for m in mods]
@@ -54,7 +54,7 @@ class SeedStack:
         for own, stacked in ((self._params, self.params), (self._buffers, self.buffers)):
             for k, S in stacked.items():
                 for i, o in enumerate(own): o[k].data = S.data[i]              # the learner's tensor now lives in the stack
-        self.fn = torch.compile(self._step) if compile else self._step
+        self.fn = compiled(self._step, compile)           # the stacking too: one compiled graph for the whole step
 
     def release(self):
         "Give every learner tensors of its own again (copies of its slice)."

@@ -10,7 +10,7 @@ data set; the accuracies it prints mean nothing. With `--seeds N` it trains N se
 `--stack` together in one process (`ama.together.fit_together`). It prints the wall time of each run (and of all),
 the mean epoch time, and with `--out` writes them as JSON. `--epochs`, `--n-train` and `--n-test` shrink it for a test.
 """
-import argparse, datetime, json, os, sys, time
+import argparse, dataclasses, datetime, json, os, sys, time
 from pathlib import Path
 import torch
 
@@ -19,7 +19,7 @@ p.add_argument('--method', default='ama')
 p.add_argument('--epochs', type=int, default=None, help="default: the recipe's 400 (a smaller number scales the schedule)")
 p.add_argument('--seeds', type=int, default=1)
 p.add_argument('--stack', action='store_true', help='train the seeds together in one process (fit_together)')
-p.add_argument('--compile', action='store_true', help='TrainConfig(compile=True)')
+p.add_argument('--compile', nargs='?', const=True, default=False, help='TrainConfig(compile=...): alone True, or a torch.compile mode such as reduce-overhead (CUDA graphs)')
 p.add_argument('--eval-every', type=int, default=1)
 p.add_argument('--n-train', type=int, default=None, help='training images (default: CIFAR-10-LT at imbalance 100, 12,406)')
 p.add_argument('--n-test', type=int, default=10000)
@@ -45,8 +45,8 @@ img = lambda n: torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generat
 data = DataSplits('synthetic-cifar10-lt', img(len(y_train)), y_train, img(a.n_test), torch.arange(a.n_test) % 10,
                   [str(c) for c in range(10)], mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616))
 r = recipe('4.3', 'cifar10', 'resnet32')
-cfgs = [r.config(a.method, seed, epochs=a.epochs, batch_size=a.batch_size) for seed in range(a.seeds)]
-for c in cfgs: c.eval_every, c.compile = a.eval_every, a.compile
+cfgs = [dataclasses.replace(r.config(a.method, seed, epochs=a.epochs, batch_size=a.batch_size), eval_every=a.eval_every, compile=a.compile)
+        for seed in range(a.seeds)]        # replace() checks the values again
 c0 = cfgs[0]
 print(f"resnet32, {a.method}, §4.3 recipe: {c0.epochs} epochs, batch {c0.batch_size}, lr {c0.lr}, {c0.schedule} {c0.milestones}, "
       f"warm-up {c0.warmup_epochs}; {len(y_train)} training images ({len(y_train) // c0.batch_size} steps/epoch), test set {a.n_test} "

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every check of issue 14 that needs a GPU, in one command, for a session that is lent one (about 9 minutes at most).
+# Every check of issue 14 that needs a GPU, in one command, for a session that is lent one (under 10 minutes).
 #
 #   bash tools/gpu_wheels.sh                                  # here, once: fastcore's wheel into .whl/
 #   device tool: run  command="bash bench/gpu_check.sh"  carry=[".whl"]  timeout_s=600
@@ -10,14 +10,14 @@
 #   seeds       bench/seeds.py: three seeds one after another, stacked in one process, three processes side by side
 #   fullrun     bench/full_run.py: one whole 400-epoch CIFAR-10-LT run (§4.3 recipe, AMA), evaluation included
 #   flagged     tools/run_flagged.py --flags "slow cuda": the notebooks' cuda- and slow-flagged cells
-#   compile     bench/throughput.py --compile
+#   compile     bench/throughput.py --compile; graphs: --compile reduce-overhead (CUDA graphs)
 # STEPS="seeds flagged" runs only those. The JSON files and the log (gpu-check.log) land in $OUT, which the device
 # tool brings back (out/gpu-check/ elsewhere); copy the JSON files into bench/ and record them in bench/RESULTS.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/gpu-check}; mkdir -p "$OUT"
 PY=${PY:-python3}
-STEPS=${STEPS-throughput seeds fullrun flagged compile}
+STEPS=${STEPS-throughput seeds fullrun flagged compile graphs}
 log=$OUT/gpu-check.log
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 if ! $PY -c 'import fastcore' 2>/dev/null; then
@@ -33,10 +33,11 @@ step() {   # step NAME LIMIT_S COMMAND...
   echo "== [$name] exit $rc" | tee -a "$log"; [ "$rc" = 0 ] || status=1
 }
 { date -u; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1; $PY -c 'import torch, sys; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.cuda.is_available())'; } 2>&1 | tee -a "$log"
-step throughput 100 $PY bench/throughput.py --out "$OUT/gpu-resnet32.json" --note "bench/gpu_check.sh"
-step seeds      120 $PY bench/seeds.py --out "$OUT/seeds-gpu-resnet32.json"
-step fullrun    150 $PY bench/full_run.py --out "$OUT/full-run-gpu-ama.json"
-step flagged    130 $PY tools/run_flagged.py --flags "slow cuda"
+step throughput  90 $PY bench/throughput.py --out "$OUT/gpu-resnet32.json" --note "bench/gpu_check.sh"
+step seeds      110 $PY bench/seeds.py --out "$OUT/seeds-gpu-resnet32.json"
+step fullrun    140 $PY bench/full_run.py --out "$OUT/full-run-gpu-ama.json"
+step flagged    120 $PY tools/run_flagged.py --flags "slow cuda"
 step compile     60 $PY bench/throughput.py --compile --out "$OUT/gpu-resnet32-compile.json" --note "bench/gpu_check.sh, compile=True"
+step graphs      70 $PY bench/throughput.py --compile reduce-overhead --out "$OUT/gpu-resnet32-graphs.json" --note "bench/gpu_check.sh, compile='reduce-overhead'"
 echo "== done, exit $status; files in $OUT: $(ls "$OUT" | tr '\n' ' ')" | tee -a "$log"
 exit $status

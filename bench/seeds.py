@@ -30,7 +30,7 @@ p.add_argument('--steps', type=int, default=None, help='steps per epoch, i.e. pe
 p.add_argument('--rounds', type=int, default=3)
 p.add_argument('--warmup', type=int, default=1, help='untimed epochs first')
 p.add_argument('--arms', nargs='+', default=['sequential', 'stacked', 'processes'], choices=['sequential', 'stacked', 'processes'])
-p.add_argument('--compile', action='store_true', help='TrainConfig(compile=True) in every arm')
+p.add_argument('--compile', nargs='?', const=True, default=False, help='TrainConfig(compile=...) in every arm: alone True, or a torch.compile mode such as reduce-overhead')
 p.add_argument('--stat', default='min', choices=['min', 'median'])
 p.add_argument('--device', default='auto')
 p.add_argument('--threads', type=int, default=None, help='torch threads of this process (the processes share them)')

@@ -41,7 +41,7 @@ p.add_argument('--eval-batch-size', type=int, default=None, help='default: 128 o
 p.add_argument('--eval-batches', type=int, default=None, help='evaluation batches timed, after one untimed (default: 1 on the CPU, 5 on a GPU)')
 p.add_argument('--workers', type=int, default=2, help="the conventional DataLoader's num_workers")
 p.add_argument('--threads', type=int, default=None, help='torch threads of the training process')
-p.add_argument('--compile', action='store_true', help='TrainConfig(compile=True) for our loop')
+p.add_argument('--compile', nargs='?', const=True, default=False, help="TrainConfig(compile=...) for our loop: alone True, or a torch.compile mode such as reduce-overhead (CUDA graphs)")
 p.add_argument('--no-conventional', action='store_true')
 p.add_argument('--note', default='', help='a note recorded in the JSON (e.g. whether the machine was shared)')
 p.add_argument('--out', default=None, help='write the table as JSON here')

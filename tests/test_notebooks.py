@@ -131,7 +131,9 @@ BAD = [('methods', 'orig,amma', "methods='orig,amma' is not valid: expected name
        ('epochs', -1, "epochs=-1 is not valid: expected an integer >= 1"),
        ('seeds', '0,x', "seeds='0,x' is not valid"),
        ('imb', '0.5', "imb='0.5' is not valid"),
-       ('dataset', 'imagenet', "dataset='imagenet' is not valid")]
+       ('dataset', 'imagenet', "dataset='imagenet' is not valid"),
+       ('stack_seeds', 'yes', "stack_seeds='yes' is not valid: expected True or False"),
+       ('workers', 0, "workers=0 is not valid: expected an integer >= 1")]
 
 @pytest.mark.parametrize('name', NAMES)
 @pytest.mark.parametrize('param, value, message', BAD, ids=[b[0] for b in BAD])
