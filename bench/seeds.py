@@ -39,6 +39,7 @@ p.add_argument('--child', default=None, help=argparse.SUPPRESS)        # interna
 a = p.parse_args()
 
 from ama.experiment import cpu_model
+from timing import Clock              # bench/timing.py
 from ama.data import DataSplits, toy_dataset
 from ama.learner import Learner, TrainConfig
 from ama.together import SeedStack, one_epoch_together
@@ -65,14 +66,6 @@ def learner(d, seed):
                       **({'clip_grad': 1.0} if a.model == 'toy_mlp' else {}))
     return Learner(d, a.model, cfg, device=dev, progress=False)
 
-class Clock:
-    def start(self):
-        if cuda: self.e0, self.e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True); self.e0.record()
-        else: self.t0 = time.perf_counter()
-    def stop(self) -> float:
-        if cuda: self.e1.record(); self.e1.synchronize(); return self.e0.elapsed_time(self.e1) / 1000
-        return time.perf_counter() - self.t0
-
 if a.child:                                     # one run of the 'processes' arm: build, warm up, say so, wait for the common start
     seed, tmp = a.child.split(',', 1)
     l = learner(data(), int(seed))
@@ -90,7 +83,7 @@ if a.child:                                     # one run of the 'processes' arm
 
 d, N = data(), a.seeds
 imgs = N * steps * B                            # training images of one round, all runs together
-rounds, clock, t_start = {}, Clock(), time.perf_counter()
+rounds, clock, t_start = {}, Clock(cuda), time.perf_counter()
 header = (f"{a.model}, {a.method}, {N} seeds, batch {B}, {steps} steps per round, {a.rounds} rounds after {a.warmup} warm-up; "
           f"device {dev} ({torch.cuda.get_device_name(dev) if cuda else cpu_model()}, "
           f"{torch.get_num_threads()} threads, {os.cpu_count()} CPUs), torch {torch.__version__}; {datetime.date.today()}")

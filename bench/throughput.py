@@ -48,6 +48,7 @@ p.add_argument('--out', default=None, help='write the table as JSON here')
 a = p.parse_args()
 
 from ama.experiment import cpu_model
+from timing import Clock              # bench/timing.py
 from ama.data import DataSplits
 from ama.learner import Batch, Learner, TrainConfig, METHODS
 
@@ -65,15 +66,6 @@ n_test = (a.eval_batches + 1) * a.eval_batch_size       # one untimed batch, the
 data = DataSplits('synthetic-cifar10-lt', torch.randint(0, 256, (a.epoch_size, 3, 32, 32), dtype=torch.uint8, generator=g),
                   torch.randint(0, 10, (a.epoch_size,), generator=g), torch.randint(0, 256, (n_test, 3, 32, 32), dtype=torch.uint8, generator=g),
                   torch.randint(0, 10, (n_test,), generator=g), [str(c) for c in range(10)], mean=MEAN, std=STD)
-
-class Clock:
-    "Elapsed seconds by the device's clock: CUDA events on a GPU, perf_counter on the CPU."
-    def start(self):
-        if cuda: self.e0, self.e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True); self.e0.record()
-        else: self.t0 = time.perf_counter()
-    def stop(self) -> float:
-        if cuda: self.e1.record(); self.e1.synchronize(); return self.e0.elapsed_time(self.e1) / 1000
-        return time.perf_counter() - self.t0
 
 def learner(method):
     cfg = TrainConfig(method=method, batch_size=B, epochs=10**6, eval_every=10**6, lr=0.1, eval_batch_size=a.eval_batch_size, compile=a.compile)
@@ -132,7 +124,7 @@ class Conventional:
 @torch.no_grad()
 def eval_time(pipe) -> float:
     "Seconds to evaluate the whole test set, from `--eval-batches` timed batches."
-    m, clock = pipe.l.model.eval(), Clock()
+    m, clock = pipe.l.model.eval(), Clock(cuda)
     xs = pipe.eval_batches()
     with pipe.l.autocast(): m.forward_head(m.forward_features(next(xs)))           # warm-up
     clock.start(); n = 0
@@ -155,7 +147,7 @@ t_start = time.perf_counter()
 for pipe in pipes.values():
     for _ in range(warmup): pipe.step()
 rounds = {k: [] for k in pipes}
-clock = Clock()
+clock = Clock(cuda)
 for r in range(a.rounds):
     for k, pipe in pipes.items():
         if hasattr(pipe, 'drain'): pipe.drain()
