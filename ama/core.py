@@ -82,7 +82,7 @@ _LOW_SPACE = 64 * 2**20
 def atomic_write(path, write):
     "Write `path` whole or not at all: `write(tmp)` writes a temporary file beside it, which then replaces `path`."
     path = Path(path)
-    tmp = path.with_name(path.name + '.tmp')
+    tmp = path.with_name(f'{path.name}.{os.getpid()}-{os.urandom(3).hex()}.tmp')    # a writer's own: processes sharing a folder never write one temporary file
     try: write(tmp)
     except (OSError, RuntimeError) as e:
         tmp.unlink(missing_ok=True)
@@ -205,7 +205,7 @@ class RunFolder:
     def clear(self, remove_empty:bool=True):
         "Delete the files we write here (by name), and the folder if that leaves it empty; nothing else."
         for f in self.files:
-            for p in (self.path / f, self.path / (f + '.tmp')): p.unlink(missing_ok=True)
+            for p in (self.path / f, *self.path.glob(f + '*.tmp')): p.unlink(missing_ok=True)
         if remove_empty and self.path.is_dir() and not any(p for p in self.path.iterdir() if p.name not in ('.lock', '.lock.guard')):
             self.release(); (self.path / '.lock.guard').unlink(missing_ok=True); self.path.rmdir()
 
@@ -239,7 +239,10 @@ class RunFolder:
         try: import fcntl
         except ImportError: yield; return                       # no flock (Windows): the re-check alone
         fd = os.open(self.path / '.lock.guard', os.O_RDWR | os.O_CREAT, 0o644)
-        try: fcntl.flock(fd, fcntl.LOCK_EX); yield
+        try:
+            try: fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError: pass                                # a file system without flock (ENOLCK, ENOSYS): the re-check alone
+            yield
         finally: os.close(fd)
 
     def _stale(self, h:dict, me:dict) -> bool:
@@ -256,8 +259,10 @@ class RunFolder:
             h = self._holder()
             if h is None: continue                              # released since: try again
             if h == me: self._locked, self._owner = True, False; return     # this process holds it already
-            if not h and time.time() - self.lock_path.stat().st_mtime < 2:
-                time.sleep(0.05); continue                      # (no hard links) a lock being written: read it again
+            if not h:
+                try: young = time.time() - self.lock_path.stat().st_mtime < 2
+                except FileNotFoundError: continue              # removed since we read it: try again
+                if young: time.sleep(0.05); continue            # (no hard links) a lock being written: read it again
             if not self._stale(h, me):
                 raise RunLockedError(f"'{self.path}' is in use by process {h.get('pid')} on {h.get('host')}: wait for it to "
                                      f"finish, or stop it; if no such process runs, delete '{self.lock_path}'.")

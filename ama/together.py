@@ -6,11 +6,13 @@ Docs: https://ama-dev.github.io/ama/together.html.md"""
 
 # %% ../nbs/08a_together.ipynb #ed901871
 from __future__ import annotations
+import time
+from pathlib import Path
 import torch
 from torch import nn, Tensor
 from torch.func import functional_call, vmap
 from .core import ParameterError
-from .learner import CancelFit, Learner, ProgressBar, RunFolderCB, _Step, compiled, step_modules
+from .learner import CancelFit, Learner, ProgressBar, Recorder, RunFolderCB, _Step, compiled, step_modules
 
 # %% auto #0
 __all__ = ['check_together', 'SeedStack', 'steps_together', 'one_epoch_together', 'fit_together']
@@ -35,6 +37,11 @@ def check_together(learners):
     return ls
 
 # %% ../nbs/08a_together.ipynb #da90f78c
+def _to_device(vals, dtype, device) -> Tensor:
+    "A list of numbers as a tensor on `device`, without the host waiting: through pinned memory, copied asynchronously, on a GPU."
+    t = torch.tensor(vals, dtype=dtype)
+    return t.pin_memory().to(device, non_blocking=True) if torch.device(device).type == 'cuda' else t.to(device)
+
 class SeedStack:
     "The parameters and buffers of N learners' step modules, stacked along a new first dimension; each learner's own tensors are views into them."
     def __init__(self, learners, compile:bool|str=False):
@@ -81,8 +88,7 @@ class SeedStack:
                 consts[i] = self.maps[0].get(id(v0), v0)
             elif isinstance(v0, Tensor): pos.append(i); batched.append(torch.stack(vals))
             elif isinstance(v0, (int, float)) and not isinstance(v0, bool) and any(v != v0 for v in vals):
-                pos.append(i); batched.append(torch.tensor(vals, device=self.learners[0].device,
-                                                           dtype=torch.get_default_dtype() if isinstance(v0, float) else torch.long))
+                pos.append(i); batched.append(_to_device(vals, torch.get_default_dtype() if isinstance(v0, float) else torch.long, self.learners[0].device))
             elif any(v != v0 for v in vals): raise RuntimeError(f"argument {i} of {fn.__qualname__} differs between the runs: {vals}")
             else: consts[i] = v0
         def one(params, buffers, *b):
@@ -124,12 +130,17 @@ def steps_together(learners, stack:SeedStack):
         for l in learners: l('after_backward'); l.opt.step(); l('after_batch')
 
 def one_epoch_together(learners, stack:SeedStack):
-    "One epoch of every learner, as `Learner.one_epoch`, their steps fused."
+    "One epoch of every learner, as `Learner.one_epoch`, their steps fused; every learner ends its epoch (and saves it) before an error of one of them (a diverged run, a cancel) is raised."
     for l in learners: l.model.train(); l.row = {}; l('before_epoch')
     steps_together(learners, stack)
+    done, first = time.perf_counter(), None
     for l in learners:
+        for cb in l.cbs:               # a run's epoch time: the shared steps and its own evaluation and checkpoint, not the others'
+            if isinstance(cb, Recorder): cb.t0 += time.perf_counter() - done
         l.epoch += 1; l.epoch_in_stage += 1
-        l('after_epoch')
+        try: l('after_epoch')
+        except Exception as e: first = first or e
+    if first is not None: raise first
 
 # %% ../nbs/08a_together.ipynb #1f653ab5
 def _pos(l): return (l.stage_idx, l.epoch_in_stage)
@@ -145,6 +156,9 @@ def fit_together(learners, run_dirs=None, overwrite:bool=False, stop_after:int|N
     ls = check_together(learners)
     run_dirs = [None] * len(ls) if run_dirs is None else list(run_dirs)
     if len(run_dirs) != len(ls): raise ParameterError(f"fit_together got {len(ls)} learners but {len(run_dirs)} run folders; give one per learner.")
+    given = [Path(d).resolve() for d in run_dirs if d is not None]
+    if len(set(given)) != len(given): raise ParameterError(f"fit_together got the same run folder twice ({', '.join(map(str, run_dirs))}); give each run a folder of its own.")
+    cbs = [l.cbs for l in ls]
     for l in ls[1:]: l.cbs = [cb for cb in l.cbs if not isinstance(cb, ProgressBar)]      # one progress bar, the first run's
     stack = None
     try:
@@ -157,7 +171,9 @@ def fit_together(learners, run_dirs=None, overwrite:bool=False, stop_after:int|N
         while True:
             target = max(_pos(l) for l in ls)
             for l in ls:
-                while _pos(l) < target: _advance(l)   # runs resumed from an earlier epoch catch up alone
+                while _pos(l) < target:               # runs resumed from an earlier epoch catch up alone
+                    if stop_after is not None and l.epoch >= stop_after and l.epoch_in_stage < l.stage.epochs: raise CancelFit()
+                    _advance(l)
             if l0.stage_idx >= len(l0.stages): break
             stack = SeedStack(ls, compile=l0.cfg.compile)
             while l0.epoch_in_stage < l0.stage.epochs:
@@ -170,4 +186,4 @@ def fit_together(learners, run_dirs=None, overwrite:bool=False, stop_after:int|N
     except CancelFit: return [dict(stopped=True, history=l.history) for l in ls]
     finally:
         if stack is not None: stack.release()
-        for l in ls: l('cleanup_fit'); l.fit_cbs = []; l._index()
+        for l, c in zip(ls, cbs): l('cleanup_fit'); l.cbs, l.fit_cbs = c, []; l._index()

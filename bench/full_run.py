@@ -25,12 +25,13 @@ p.add_argument('--n-train', type=int, default=None, help='training images (defau
 p.add_argument('--n-test', type=int, default=10000)
 p.add_argument('--batch-size', type=int, default=None, help="default: the recipe's 256")
 p.add_argument('--device', default='auto')
+p.add_argument('--time-limit', type=float, default=None, help='stop after this many seconds and project the whole run from the epochs done')
 p.add_argument('--out', default=None)
 a = p.parse_args()
 
 from ama.experiment import cpu_model
 from ama.data import DataSplits, long_tail_counts
-from ama.learner import Learner
+from ama.learner import Callback, CancelFit, Learner
 from ama.results import recipe
 from ama.together import fit_together
 
@@ -60,18 +61,35 @@ def wall(f):
     if cuda: torch.cuda.synchronize()
     return time.perf_counter() - t
 
-learners = [Learner(data, 'resnet32', c, device=dev) for c in cfgs]
+class Deadline(Callback):
+    "Stop the run (all of them, stacked) once `--time-limit` seconds have passed since it began."
+    order = 100
+    def before_fit(self, learn): self.t0 = time.perf_counter()
+    def after_epoch(self, learn):
+        if time.perf_counter() - self.t0 > a.time_limit: raise CancelFit()
+
+deadline = [Deadline()] if a.time_limit else []
+learners = [Learner(data, 'resnet32', c, device=dev, cbs=deadline) for c in cfgs]
 if a.stack: walls = [wall(lambda: fit_together(learners))] * a.seeds
 else: walls = [wall(l.fit) for l in learners]
 total = walls[0] if a.stack else sum(walls)
-rows = [dict(seed=l.cfg.seed, wall_s=w, epochs=l.epoch, mean_epoch_s=sum(h['time'] for h in l.history) / len(l.history),
-             test_acc=l.results['test_acc']) for l, w in zip(learners, walls)]
-for x in rows: print(f"seed {x['seed']}: {x['epochs']} epochs, {x['mean_epoch_s']:.3f} s per epoch (evaluation included), run {x['wall_s']:.1f} s")
-print(f"all {a.seeds} run(s): {total:.1f} s{' (trained together)' if a.stack else ''}; {total / a.seeds:.1f} s per run")
+planned = sum(s.epochs for s in learners[0].stages)
+rows = []
+for l, w in zip(learners, walls):
+    done = l.epoch == planned
+    mean = sum(h['time'] for h in l.history) / max(1, len(l.history))
+    rows.append(dict(seed=l.cfg.seed, wall_s=w, epochs=l.epoch, planned_epochs=planned, finished=done, mean_epoch_s=mean,
+                     projected_run_s=w if done else w / max(1, l.epoch) * planned, test_acc=l.results['test_acc'] if done else None))
+for x in rows:
+    print(f"seed {x['seed']}: {x['epochs']} of {planned} epochs, {x['mean_epoch_s']:.3f} s per epoch (evaluation included), "
+          + (f"run {x['wall_s']:.1f} s" if x['finished'] else f"stopped at the time limit after {x['wall_s']:.1f} s; the whole run projected: {x['projected_run_s']:.1f} s"))
+print(f"all {a.seeds} run(s): {total:.1f} s{' (trained together)' if a.stack else ''}; {total / a.seeds:.1f} s per run"
+      + ('' if all(x['finished'] for x in rows) else ' (stopped at the time limit)'))
 if a.out:
     res = dict(command=' '.join(['python', 'bench/full_run.py', *sys.argv[1:]]), date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
                device=str(dev), device_name=torch.cuda.get_device_name(dev) if cuda else f"CPU {cpu_model()}",
                cpus=os.cpu_count(), threads=torch.get_num_threads(), torch=torch.__version__, method=a.method, config=c0.to_dict(),
-               n_train=len(y_train), n_test=a.n_test, seeds=a.seeds, stack=a.stack, rows=rows, total_s=total)
+               n_train=len(y_train), n_test=a.n_test, seeds=a.seeds, stack=a.stack, time_limit=a.time_limit, rows=rows, total_s=total,
+               finished=all(x['finished'] for x in rows))
     Path(a.out).write_text(json.dumps(res, indent=1))
     print(f"wrote {a.out}")

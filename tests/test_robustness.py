@@ -149,3 +149,19 @@ def test_eight_processes_at_once_one_takes_the_lock(tmp_path):
         assert sum(x['got'] for x in res) == 1, (r, res)
         assert [x['held'] for x in res if x['got']] == [True], (r, res)
         assert not (d / '.lock').exists() and not list(d.glob('.lock.*.tmp'))
+
+WRITE = """
+import sys, time
+from ama.core import write_json
+path, t0, me = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+while time.time() < t0: pass
+for i in range(200): write_json(path, dict(writer=me, i=i))
+"""
+
+def test_processes_writing_one_file_at_once_never_fail(tmp_path):
+    "Workers sharing an experiment folder all write its params.json: each writes its own temporary file, so no write fails and the file is always whole (with one shared temporary name, 'params.json.tmp' vanished under a second writer)."
+    t0 = time.time() + 3
+    ps = [subprocess.Popen([sys.executable, '-c', WRITE, str(tmp_path / 'params.json'), str(t0), str(k)], stderr=subprocess.PIPE, text=True) for k in range(6)]
+    errs = [p.communicate(timeout=60)[1] for p in ps]
+    assert all(p.returncode == 0 for p in ps), [e[-500:] for e in errs if e]
+    assert json.loads((tmp_path / 'params.json').read_text())['i'] == 199 and not list(tmp_path.glob('*.tmp'))
