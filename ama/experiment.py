@@ -231,9 +231,9 @@ class Experiment:
         self.records[spec.name] = dict(**spec.fields(), run=spec.name, **r)
         self.log(f"{spec.name}: test accuracy {r['test_acc']:.4f}, {learn.epoch} epochs, {how}")
 
-    def run_one(self, spec:RunSpec) -> Learner:
-        "Train one run (or resume it, or load it when it finished before); record its results; return the learner."
-        learn, t0 = self._learner(spec), time.time()
+    def run_one(self, spec:RunSpec, learn:Learner|None=None) -> Learner:
+        "Train one run (or resume it, or load it when it finished before) in `learn` (default: a new learner); record its results; return the learner."
+        learn, t0 = learn or self._learner(spec), time.time()
         if self._finished(spec, learn): how = 'loaded (finished earlier)'
         else:
             try:
@@ -259,10 +259,11 @@ class Experiment:
                 for s, l in todo: self._record(s, l, f'trained together with {len(todo) - 1} other seed{"s" * (len(todo) > 2)} in {time.time() - t0:.1f} s')
                 return [l for _, l in todo]
             except (RunLockedError, RunExistsError): pass     # another worker holds or finished one of them: each on its own
-        return [self._run_or_leave(s) for s, _ in todo]
+        if len(todo) == 1: return [self._run_or_leave(*todo[0])]
+        return [self._run_or_leave(s) for s, _ in todo]       # fresh learners: the failed claim may have loaded a checkpoint
 
-    def _run_or_leave(self, spec:RunSpec):
-        try: return self.run_one(spec)
+    def _run_or_leave(self, spec:RunSpec, learn:Learner|None=None):
+        try: return self.run_one(spec, learn)
         except RunLockedError as e:
             who = re.search('in use by (.*?):', str(e))
             self.log(f"{spec.name}: left to the process that is running it ({who[1] if who else e})")
@@ -360,7 +361,9 @@ def seed_groups(specs) -> list[list]:
     groups = {}
     for s in specs:
         d = s.to_dict(); d['config'].pop('seed')
-        groups.setdefault(json.dumps(d, sort_keys=True), []).append(s)
+        g = groups.setdefault(json.dumps(d, sort_keys=True), [])
+        if any(x.name == s.name for x in g): groups[len(groups)] = [s]      # a spec listed again: on its own (it loads)
+        else: g.append(s)
     return list(groups.values())
 
 def _get(r, key):
