@@ -273,7 +273,7 @@ class Experiment:
         specs = list(specs)
         workers, stack_seeds = check_int(workers, 'workers'), check_bool(stack_seeds, 'stack_seeds')
         units = seed_groups(specs) if stack_seeds else [[s] for s in specs]     # what one process trains at once
-        share = [u for u in shard_specs(units, shard)]
+        share = shard_specs(units, shard)
         self._note('runs', [s.name for s in specs])     # every spec, so that any worker's manifest lists the whole grid
         pooled = self._pool(share, workers) if workers > 1 and len(share) > 1 else set()
         log = self.log

@@ -12,7 +12,7 @@ import torch
 from torch import nn, Tensor
 from torch.func import functional_call, vmap
 from .core import ParameterError
-from .learner import CancelFit, Learner, ProgressBar, Recorder, RunFolderCB, _Step, compiled, step_modules
+from .learner import CancelFit, ProgressBar, Recorder, RunFolderCB, _Step, compiled, step_modules
 
 # %% auto #0
 __all__ = ['check_together', 'SeedStack', 'steps_together', 'one_epoch_together', 'fit_together']
