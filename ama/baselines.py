@@ -80,14 +80,16 @@ class SupConLoss(nn.Module):
         if feats.ndim != 3 or labels.shape != (feats.shape[0],):
             raise ValueError(f"feats has shape {tuple(feats.shape)} and labels {tuple(labels.shape)}; expected (N, V, D) embeddings (V views of N samples) and (N,) labels.")
         N, V, _ = feats.shape
-        z = feats.transpose(0, 1).reshape(N * V, -1).float()       # view-major: row v*N + n
-        if self.normalize: z = F.normalize(z, dim=1)
-        y = labels.repeat(V)
-        sim = z @ z.T / self.temperature
-        self_mask = torch.eye(N * V, dtype=torch.bool, device=z.device)
-        log_prob = sim - sim.masked_fill(self_mask, float('-inf')).logsumexp(1, keepdim=True)
-        pos = (y[:, None] == y[None, :]) & ~self_mask
-        n_pos = pos.sum(1)
-        mean_log_prob_pos = torch.where(pos, log_prob, 0.).sum(1) / n_pos.clamp_min(1)
-        has_pos = (n_pos > 0).float()
-        return -self.scale * (mean_log_prob_pos * has_pos).sum() / has_pos.sum().clamp_min(1)
+        z = feats.transpose(0, 1).reshape(N * V, -1)                 # view-major: row v*N + n
+        if z.dtype in (torch.float16, torch.bfloat16): z = z.float()  # half precision (autocast's) in float32; float64 stays float64
+        with torch.autocast(z.device.type, enabled=False):           # and autocast does not take the similarities back to half
+            if self.normalize: z = F.normalize(z, dim=1)
+            y = labels.repeat(V)
+            sim = z @ z.T / self.temperature
+            self_mask = torch.eye(N * V, dtype=torch.bool, device=z.device)
+            log_prob = sim - sim.masked_fill(self_mask, float('-inf')).logsumexp(1, keepdim=True)
+            pos = (y[:, None] == y[None, :]) & ~self_mask
+            n_pos = pos.sum(1)
+            mean_log_prob_pos = torch.where(pos, log_prob, 0.).sum(1) / n_pos.clamp_min(1)
+            has_pos = (n_pos > 0).to(z.dtype)
+            return -self.scale * (mean_log_prob_pos * has_pos).sum() / has_pos.sum().clamp_min(1)
