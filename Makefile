@@ -28,7 +28,7 @@ nbtest: install
 	$(BIN)/nbdev-test
 
 pytest: install
-	$(BIN)/python -m pytest tests/
+	$(BIN)/python -m pytest tests/ --durations=15
 
 test: check nbtest pytest
 

@@ -6,13 +6,14 @@ Docs: https://ama-dev.github.io/ama/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2e024ebc
 from __future__ import annotations
-import contextlib, errno, json, math, numbers, os, shutil, socket, time, zipfile
+import contextlib, errno, json, math, numbers, os, re, shutil, socket, time, zipfile
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['ParameterError', 'bad_value', 'check_bool', 'check_number', 'check_choice', 'Registry', 'DiskFullError',
-           'atomic_write', 'write_json', 'DamagedRunError', 'read_json', 'load_checkpoint', 'RunExistsError',
-           'RunLockedError', 'RunFolder']
+__all__ = ['ParameterError', 'bad_value', 'check_bool', 'check_number', 'check_choice', 'split_list', 'is_none', 'check_int',
+           'check_positive', 'check_numbers', 'check_seeds', 'check_names', 'check_device', 'Registry', 'DiskFullError',
+           'atomic_write', 'write_json', 'FolderError', 'writable', 'DamagedRunError', 'read_json', 'load_checkpoint',
+           'RunExistsError', 'RunLockedError', 'RunFolder']
 
 # %% ../nbs/00_core.ipynb #4a6297f9
 class ParameterError(ValueError):
@@ -51,20 +52,86 @@ def check_choice(value, name:str, choices) -> str:
     if not (isinstance(value, str) and value in choices): bad_value(name, value, f"one of {', '.join(map(str, choices))}")
     return value
 
+# %% ../nbs/00_core.ipynb #c0a1b2d4
+def split_list(value) -> list:
+    "A list parameter as a list: a list or tuple as it is, a string such as '0,1,2' or '[0, 1, 2]' split, one value as a list of one."
+    if isinstance(value, str): return [p for p in re.split(r"[\s,\[\]'\"]+", value) if p]
+    if isinstance(value, (list, tuple)): return list(value)
+    return [value]
+
+def is_none(value) -> bool:
+    "Whether an optional parameter is unset: None, or a string such as '', 'none' or 'None' (papermill's `-p lr None`)."
+    return value is None or (isinstance(value, str) and value.strip().lower() in ('', 'none'))
+
+def check_int(value, name:str, min_value:int=1, hint:str='') -> int:
+    "`value` as an int >= `min_value` (papermill may pass '100' as a string)."
+    v = value
+    if isinstance(v, str) and re.fullmatch(r'\s*-?\d+\s*', v): v = int(v)
+    if not isinstance(v, int) or isinstance(v, bool) or v < min_value: bad_value(name, value, f"an integer >= {min_value}", hint)
+    return v
+
+def check_positive(value, name:str, hint:str='') -> float:
+    "`value` as a finite number > 0 (papermill may pass '0.1' as a string)."
+    try: v = float(value) if isinstance(value, str) else value
+    except ValueError: v = value
+    return check_number(v, name, 0, lo_open=True, hint=hint)
+
+def check_numbers(values, name:str, min_value:float=0.0, integer:bool=False, empty:bool=True, whole_as_int:bool=False) -> list:
+    "A list of distinct finite numbers >= `min_value`, from a list or a string like '0.3,0.5': floats, or ints with `integer` (whole numbers only) or `whole_as_int` (100 but 50.5); empty only with `empty`."
+    out = []
+    for p in split_list(values):
+        try: v = float(p) if not isinstance(p, bool) else None
+        except (TypeError, ValueError): v = None
+        if v is None or not math.isfinite(v) or v < min_value or (integer and not v.is_integer()):
+            bad_value(name, values, f"a list of {'whole numbers' if integer else 'numbers'} >= {min_value:g}, such as "
+                      f"\"{'0,1,2' if integer else '0.3,0.5'}\"" + (' (or "" for none)' if empty else ''))
+        out.append(int(v) if integer or (whole_as_int and v.is_integer()) else v)
+    if not out and not empty: bad_value(name, values, 'at least one value')
+    if len(set(out)) != len(out): bad_value(name, values, 'distinct values')
+    return out
+
+def check_seeds(seeds) -> list[int]:
+    "Seeds as a list of distinct non-negative ints, from a list or a string like '0,1,2'."
+    return check_numbers(seeds, 'seeds', 0, integer=True, empty=False)
+
+def check_names(value, name:str, allowed) -> list[str]:
+    "Distinct names, one or a comma-separated list, each one of `allowed` (a registry or any collection of names)."
+    out = [str(p) for p in split_list(value)]
+    unknown = [p for p in out if p not in allowed]
+    if unknown or not out: bad_value(name, value, f"names from {', '.join(map(str, allowed))}" + (f" (unknown: {', '.join(unknown)})" if unknown else ''))
+    if len(set(out)) != len(out): bad_value(name, value, 'distinct names')
+    return out
+
+def check_device(device:str='auto') -> str:
+    "The device to use: 'auto' resolved to 'cuda' when torch sees a GPU, else 'cpu'; 'cpu', 'cuda' or 'cuda:N' as given, a missing GPU refused."
+    import torch
+    if device == 'auto': return 'cuda' if torch.cuda.is_available() else 'cpu'
+    if not (isinstance(device, str) and re.fullmatch(r'cpu|cuda(:\d+)?', device)): bad_value('device', device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
+    if device.startswith('cuda') and not torch.cuda.is_available():
+        raise ParameterError(f"device={device!r} was asked for, but torch sees no CUDA GPU here; use device='cpu' (or 'auto').")
+    return device
+
 # %% ../nbs/00_core.ipynb #23ccb8a7
 class Registry:
     "Things of one kind by name: `@REG.register('name')` where a thing is defined, `REG['name']` wherever it is used."
-    def __init__(self, kind:str): self.kind, self._items = kind, {}
-    def register(self, name:str|None=None):
-        "Decorator: register the object under `name` (default: its `name` attribute, else its `__name__`)."
+    def __init__(self, kind:str): self.kind, self._items, self.meta = kind, {}, {}
+    def register(self, name:str|None=None, title:str|None=None, **meta):
+        "Decorator: register the object under `name` (default: its `name` attribute, else its `__name__`), with a display `title` and any other facts about it (`meta`)."
         def deco(obj):
             n = name or getattr(obj, 'name', None) or obj.__name__
             old = self._items.get(n)
             if old is not None and getattr(old, '__qualname__', None) != getattr(obj, '__qualname__', None):
                 raise ValueError(f"{self.kind} {n!r} is registered already (as {old!r}); choose another name.")
             self._items[n] = obj
+            self.meta[n] = dict(title=title or getattr(obj, 'title', None) or n, **meta)
             return obj
         return deco
+    def title(self, name) -> str:
+        "The name a table or figure shows for `name` (the name itself when it is not registered)."
+        return self.meta[name]['title'] if name in self.meta else str(name)
+    def where(self, **meta) -> list:
+        "The names registered with these facts, e.g. `DATASETS.where(standin=True)`."
+        return [n for n, m in self.meta.items() if all(m.get(k) == v for k, v in meta.items())]
     def __getitem__(self, name):
         if not (isinstance(name, str) and name in self._items): bad_value(self.kind, name, f"one of {', '.join(self._items)}")
         return self._items[name]
@@ -98,6 +165,23 @@ def atomic_write(path, write):
 def write_json(path, obj):
     "Write `obj` as indented JSON, atomically."
     atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1)))
+
+class FolderError(PermissionError):
+    "A folder cannot be written: a read-only file system, or no permission."
+
+@contextlib.contextmanager
+def writable(path, doing:str='writing'):
+    "Turn a failed write in folder `path` into one sentence: a full disk (`DiskFullError`) or a folder we may not write (`FolderError`)."
+    try: yield
+    except (DiskFullError, FolderError): raise
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFullError(e.errno, f"no space left on the device while {doing} in '{path}': free some space, or choose a "
+                                         "folder on another disk, and run again") from None
+        if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise FolderError(e.errno, f"'{path}' cannot be written ({os.strerror(e.errno).lower()}, while {doing}): choose a folder "
+                                       "you can write to (another out_dir or run_dir), and run again") from None
+        raise
 
 # %% ../nbs/00_core.ipynb #0ba8ebde
 class DamagedRunError(RuntimeError):
@@ -161,8 +245,10 @@ def _alive(pid:int) -> bool:
 class RunFolder:
     "A folder that holds one run (or experiment) we write, with the one policy for finished, unfinished, other and overwritten runs."
     def __init__(self, path, config_file:str='config.json', done_file:str='metrics.json',
-                 files=('log.csv', 'checkpoint.pt'), what:str='run', resume_file:str|None='checkpoint.pt', stale_after:float=1800.0):
+                 files=('log.csv', 'checkpoint.pt'), what:str='run', resume_file:str|None='checkpoint.pt', stale_after:float=1800.0,
+                 volatile=()):                 # configuration keys that may change between sessions (how it runs, not what it computes)
         self.path, self.config_file, self.done_file, self.what = Path(path), config_file, done_file, what
+        self.volatile = set(volatile)
         self.resume_file = resume_file
         self.files = (config_file, done_file, *files)
         self.stale_after, self._locked, self._owner = stale_after, False, False
@@ -174,7 +260,7 @@ class RunFolder:
 
     def _diff(self, config:dict) -> list:
         old = read_json(self.path / self.config_file, folder=self.path)
-        return sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+        return sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k) and k not in self.volatile)
 
     def check(self, config:dict, overwrite:bool=False):
         "Refuse a finished run or one with another configuration (unless `overwrite`), without changing anything."
@@ -193,14 +279,25 @@ class RunFolder:
         "Check, lock, clear our files if `overwrite`, and write the configuration; True when `resume_file` is there to resume from."
         config = json.loads(json.dumps(config, default=str))     # compare as stored (tuples become lists)
         if self.path.exists() and not self.path.is_dir(): self.check(config, overwrite)
-        self.path.mkdir(parents=True, exist_ok=True)
+        with writable(self.path, 'creating the folder'): self.path.mkdir(parents=True, exist_ok=True)
         if lock: self.lock()                                    # first the lock, then what the folder holds
         try:
+            if lock: self.clean_tmp()
             self.check(config, overwrite)
-            if overwrite: self.clear(remove_empty=False)
-            write_json(self.path / self.config_file, config)
+            with writable(self.path, f'writing {self.config_file}'):
+                if overwrite: self.clear(remove_empty=False)
+                write_json(self.path / self.config_file, config)
         except BaseException: self.release(); raise
         return self.resume_file is not None and (self.path / self.resume_file).exists()
+
+    def clean_tmp(self) -> list:
+        "Delete the temporary files that killed writers left here (ours: named for a process of this host that is gone); the names deleted."
+        host, gone = socket.gethostname(), []
+        for p in self.path.glob('*.tmp'):
+            m = re.search(r'\.(\d+)[-.][0-9a-f]+\.tmp$', p.name)
+            if m and not _alive(int(m[1])):
+                p.unlink(missing_ok=True); gone.append(p.name)
+        return gone
 
     def clear(self, remove_empty:bool=True):
         "Delete the files we write here (by name), and the folder if that leaves it empty; nothing else."
@@ -255,7 +352,8 @@ class RunFolder:
         "Take the folder's lock, or refuse with one sentence if a live process holds it."
         me = dict(pid=os.getpid(), host=socket.gethostname())
         for _ in range(10):
-            if self._create(me): self._locked = self._owner = True; return
+            with writable(self.path, 'taking its lock'): created = self._create(me)
+            if created: self._locked = self._owner = True; return
             h = self._holder()
             if h is None: continue                              # released since: try again
             if h == me: self._locked, self._owner = True, False; return     # this process holds it already

@@ -224,15 +224,15 @@ def load_digits(seed:int=0, test_frac:float=0.25) -> DataSplits:
 # %% ../nbs/06_data.ipynb #becbfdc4
 DATASETS = Registry('dataset')
 
-def register_dataset(name:str):
-    "Register a loader `fn(root, download, seed) -> DataSplits` under `name`."
-    return DATASETS.register(name)
+def register_dataset(name:str, title:str|None=None, standin:bool=False):
+    "Register a loader `fn(root, download, seed) -> DataSplits` under `name`, with the `title` tables show; `standin`: a small stand-in for CPU runs, never a reproduction of the paper."
+    return DATASETS.register(name, title=title, standin=standin)
 
-register_dataset('toy')(lambda root, download, seed: toy_dataset(seed))
-register_dataset('digits')(lambda root, download, seed: load_digits(seed))
-register_dataset('cifar10')(lambda root, download, seed: load_cifar('cifar10', root, download))
-register_dataset('cifar100')(lambda root, download, seed: load_cifar('cifar100', root, download))
-register_dataset('tinyimagenet')(lambda root, download, seed: load_tiny_imagenet(root, download))
+register_dataset('toy', 'toy')(lambda root, download, seed: toy_dataset(seed))
+register_dataset('digits', 'digits', standin=True)(lambda root, download, seed: load_digits(seed))
+register_dataset('cifar10', 'CIFAR-10')(lambda root, download, seed: load_cifar('cifar10', root, download))
+register_dataset('cifar100', 'CIFAR-100')(lambda root, download, seed: load_cifar('cifar100', root, download))
+register_dataset('tinyimagenet', 'Tiny-ImageNet')(lambda root, download, seed: load_tiny_imagenet(root, download))
 
 def subset_train(d:DataSplits, idx:Tensor) -> DataSplits:
     "`d` with only the training images at `idx` (the test set unchanged)."

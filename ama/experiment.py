@@ -1,4 +1,4 @@
-"""What every experiment notebook shares: parameter checks, run specs and grids, an output folder that is never silently overwritten, results.json, and tables laid out like the paper's.
+"""A grid of runs in one output folder: run specs and their identity, resuming, workers, shares and stacked seeds, the plan before the work, and results.json.
 
 Docs: https://ama-dev.github.io/ama/experiment.html.md"""
 
@@ -6,74 +6,20 @@ Docs: https://ama-dev.github.io/ama/experiment.html.md"""
 
 # %% ../nbs/09_experiment.ipynb #1528d92a
 from __future__ import annotations
-import contextlib, dataclasses, datetime, hashlib, json, math, os, platform, re, statistics, subprocess, time
+import contextlib, dataclasses, datetime, hashlib, json, os, platform, re, statistics, subprocess, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import torch
-from .core import ParameterError, RunExistsError, RunFolder, RunLockedError, check_bool, read_json, write_json
+from .core import (DamagedRunError, DiskFullError, FolderError, ParameterError, RunExistsError, RunFolder, RunLockedError,
+                      bad_value, check_bool, check_int, read_json, write_json, writable)
 from .data import load_dataset
-from .learner import METHODS, Learner, TrainConfig, plan_stages, run_folder
+from .learner import METHODS, Callback, Learner, TrainConfig, TrainingDiverged, plan_stages, run_folder, EXECUTION_FIELDS
 from .together import fit_together
 
 # %% auto #0
-__all__ = ['split_list', 'check_int', 'check_seeds', 'check_methods', 'check_numbers', 'check_device', 'cpu_model', 'device_name',
-           'environment', 'RunSpec', 'grid', 'Experiment', 'seed_groups', 'summarize', 'summarize_records',
-           'parse_shard', 'shard_specs', 'mean_std_table', 'grid_table']
-
-# %% ../nbs/09_experiment.ipynb #98bed072
-def _bad(name, value, expected): raise ParameterError(f"{name}={value!r} is not valid: expected {expected}.")
-
-def split_list(value, name=None) -> list:
-    "A list parameter as a list: a list or tuple as it is, a string such as '0,1,2' or '[0, 1, 2]' split, one value as a list of one."
-    if isinstance(value, str): return [p for p in re.split(r"[\s,\[\]'\"]+", value) if p]
-    if isinstance(value, (list, tuple)): return list(value)
-    return [value]
-
-def check_int(value, name:str, min_value:int=1) -> int:
-    "`value` as an int >= `min_value` (papermill may pass '100' as a string)."
-    v = value
-    if isinstance(v, str) and re.fullmatch(r'\s*-?\d+\s*', v): v = int(v)
-    if not isinstance(v, int) or isinstance(v, bool) or v < min_value:
-        _bad(name, value, f"an integer >= {min_value}")
-    return v
-
-def check_seeds(seeds) -> list[int]:
-    "Seeds as a list of distinct non-negative ints, from a list or a string like '0,1,2'."
-    parts = split_list(seeds, 'seeds')
-    try: out = [check_int(p, 'seeds', 0) for p in parts]
-    except ParameterError: _bad('seeds', seeds, 'a list of integers >= 0, such as "0,1,2"')
-    if not out: _bad('seeds', seeds, 'at least one seed, such as "0,1,2"')
-    if len(set(out)) != len(out): _bad('seeds', seeds, 'distinct seeds')
-    return out
-
-def check_methods(methods, allowed=METHODS) -> list[str]:
-    "Method names as a list, each one of `allowed`, from a list or a string like 'orig,ama'."
-    out = [str(m) for m in split_list(methods, 'methods')]
-    unknown = [m for m in out if m not in allowed]
-    if unknown: _bad('methods', methods, f"names from {', '.join(allowed)} (unknown: {', '.join(unknown)})")
-    if not out: _bad('methods', methods, f"at least one of {', '.join(allowed)}")
-    if len(set(out)) != len(out): _bad('methods', methods, 'distinct methods')
-    return out
-
-def check_numbers(values, name:str, min_value:float=0.0) -> list[float]:
-    "A possibly empty list of distinct finite numbers >= `min_value`, from a list or a string like '0.3,0.5'."
-    out = []
-    for p in split_list(values, name):
-        try: v = float(p) if not isinstance(p, bool) else None
-        except (TypeError, ValueError): v = None
-        if v is None or not math.isfinite(v) or v < min_value:
-            _bad(name, values, f'a list of numbers >= {min_value}, such as "0.3,0.5" (or "" for none)')
-        out.append(v)
-    if len(set(out)) != len(out): _bad(name, values, 'distinct numbers')
-    return out
-
-def check_device(device:str='auto') -> str:
-    "'auto' (CUDA when there is a GPU), 'cpu', 'cuda' or 'cuda:N'; an absent GPU is an error, not a silent fallback."
-    if device == 'auto': return 'cuda' if torch.cuda.is_available() else 'cpu'
-    if not (isinstance(device, str) and re.fullmatch(r'cpu|cuda(:\d+)?', device)): _bad('device', device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
-    if device.startswith('cuda') and not torch.cuda.is_available():
-        raise ParameterError(f"device={device!r} was asked for, but torch sees no CUDA GPU here; use device='cpu' (or 'auto').")
-    return device
+__all__ = ['NAMED_FIELDS', 'cpu_model', 'device_name', 'environment', 'environment_line', 'identity', 'RunSpec', 'grid',
+           'Experiment', 'incomplete_sentence', 'write_json_text', 'seed_groups', 'summarize', 'summarize_records',
+           'nested', 'parse_shard', 'shard_specs']
 
 # %% ../nbs/09_experiment.ipynb #cc65ff1d
 def _version(pkg):
@@ -101,7 +47,7 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 def device_name(device:str) -> str:
-    "A readable name of the device: the GPU's model, or the CPU's with its thread count."
+    "A readable name of a resolved device ('cpu', 'cuda', 'cuda:1'): the GPU's model, or the CPU's with its thread count."
     d = torch.device(device)
     if d.type == 'cuda': return torch.cuda.get_device_name(d)
     return f"CPU {cpu_model()}, {torch.get_num_threads()} threads"
@@ -114,7 +60,41 @@ def environment(device:str, git_commit:str|None=None) -> dict:
                 packages={p: _version(p) for p in ('torch', 'torchvision', 'numpy', 'papermill', 'nbdev')} | {'ama': ama.__version__},
                 device=device, device_name=device_name(device), git_commit=git_commit or _git_commit())
 
+def environment_line(env:dict, wall_time_s:float|None=None) -> str:
+    "The one line a page shows under its results: device, date, versions, commit and wall time."
+    return (f"Run on {env['device_name']} ({env['device']}), {env['date']}, ama {env['packages']['ama']}, torch "
+            f"{env['packages']['torch']}, commit {env['git_commit']}" + (f"; wall time {wall_time_s:.0f} s." if wall_time_s is not None else '.'))
+
 # %% ../nbs/09_experiment.ipynb #d1fe6f16
+NAMED_FIELDS = dict(   # the TrainConfig fields, and each method's options, that run names have hashed since they were fixed, with their defaults then
+    config=dict(method='orig', options={}, labels='fine', epochs=100, batch_size=16, lr=0.1, momentum=0.9, weight_decay=5e-4,
+                optimizer='sgd', clip_grad=None, schedule='constant', warmup_epochs=0, milestones=[], gamma=0.1, step_size=30,
+                linear_epochs=None, linear_lr=None, linear_schedule='constant', seed=0, amp=None, channels_last=None,
+                compile=False, eval_batch_size=1024, eval_every=1, pad=None, flip=True, diverge_factor=1000.0),
+    options=dict(orig={}, linear={}, mixup=dict(alpha=1.0), manifold_mixup=dict(alpha=2.0),
+                 ama=dict(beta=0.67, cr=True, am=True, alpha_no_am=0.51, alpha_per_step=False),
+                 ama_mixup=dict(beta=0.67, cr=True, am=True, alpha_no_am=0.51, alpha_per_step=False, mixup_alpha=1.0),
+                 supcon=dict(temperature=0.1, proj_dim=128, base_temperature=0.07)))
+
+def _named(values:dict, named:dict, defaults:dict) -> dict:
+    "The fields of `values` that a name hashes: every field of `named` (its old default where it is gone now), and a newer field only when it is not at its default."
+    out = {k: values.get(k, v) for k, v in named.items()}
+    out.update({k: v for k, v in values.items() if k not in named and v != defaults.get(k)})
+    return out
+
+def identity(spec) -> dict:
+    "What defines `spec`'s numbers, as its name hashes it: every field but how the run is executed (`EXECUTION_FIELDS`, hashed at their old defaults)."
+    d = spec.to_dict()
+    c, cfg = d['config'], spec.config
+    defaults = json.loads(json.dumps(dataclasses.asdict(type(cfg)(method=cfg.method)), default=str))
+    for k in EXECUTION_FIELDS: c[k] = NAMED_FIELDS['config'].get(k, defaults.get(k))
+    opt_defaults = json.loads(json.dumps(dataclasses.asdict(type(cfg.options)()), default=str))
+    named_opts = NAMED_FIELDS['options'].get(cfg.method, {})
+    c['options'] = _named(c['options'], named_opts, opt_defaults)
+    d['config'] = _named({k: v for k, v in c.items() if k != 'options'}, {k: v for k, v in NAMED_FIELDS['config'].items() if k != 'options'},
+                         defaults) | {'options': c['options']}
+    return d
+
 @dataclass
 class RunSpec:
     "Everything that defines one run: data, model and training configuration."
@@ -135,11 +115,11 @@ class RunSpec:
         return dict(dataset=self.dataset, imb=self.imb, data_seed=self.data_seed, model=self.model, **c, **opts)
     @property
     def name(self) -> str:
-        "A stable, readable folder name: the fields that usually differ, then a hash of all of them."
+        "A stable, readable folder name: the fields that usually differ, then a hash of the spec's identity."
         c = self.config
         defaults = dataclasses.asdict(type(c.options)())
         opts = ''.join(f'-{k}{_short(v)}' for k, v in dataclasses.asdict(c.options).items() if v != defaults[k])
-        digest = hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+        digest = hashlib.sha1(json.dumps(identity(self), sort_keys=True).encode()).hexdigest()[:8]
         return (f"{self.dataset}{'' if self.imb is None else f'-imb{_short(self.imb)}'}{'-coarse' if c.labels == 'coarse' else ''}"
                 f"-{self.model}-{c.method}{opts}-seed{c.seed}-{digest}")
 
@@ -161,25 +141,49 @@ def _jsonable(x):
     "Plain JSON values (tuples become lists), so that parameters compare as they are stored."
     return json.loads(json.dumps(x, default=str))
 
+def _duration(s:float) -> str:
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
+
+class _FirstEpoch(Callback):
+    "Calls `report(images, seconds)` once, after the first epoch a learner trains in this session."
+    order = 35
+    def __init__(self, report, scale:int=1): self.report, self.scale, self.t0 = report, scale, None    # scale: runs stacked in the epoch timed
+    def before_epoch(self, learn): self.t0 = time.perf_counter()
+    def after_epoch(self, learn):
+        if self.report is not None and self.t0 is not None:
+            self.report(len(learn.dl) * learn.cfg.batch_size * self.scale, time.perf_counter() - self.t0); self.report = None
+
 class Experiment:
-    "An output folder for one experiment: parameters, one run folder per run spec, figures, and results.json."
-    def __init__(self, out_dir, params:dict, overwrite:bool=False, log=print, data_root='data', device=None, progress=None):
+    "An output folder for one experiment: parameters, one run folder per run spec, figures and tables, and results.json."
+    def __init__(self, out_dir, params:dict, overwrite:bool=False, log=print, data_root='data', device:str='cpu', progress=None):
         self.out, self.params, self.log = Path(out_dir), _jsonable(params), log
         self.data_root, self.device, self.progress = data_root, device, progress
-        self.records, self.figures, self.t0, self._data = {}, [], time.time(), {}
+        self.records, self.failed, self.figures, self.t0, self._data, self._eta = {}, {}, [], time.time(), {}, None
+        self.poll = 5.0                              # seconds between looks at runs that other processes hold
         self.git_commit = _git_commit()             # the code that trains: read when the experiment starts, not when it ends
         self.folder = RunFolder(self.out, 'params.json', 'results.json', ('manifest.json',), what='experiment', resume_file='params.json')
         if check_bool(overwrite, 'overwrite'): self.clear()
         resuming = (self.out / 'params.json').exists()
         self.folder.claim(self.params, lock=False)
-        self.manifest = read_json(self.out / 'manifest.json', ('runs', 'figures')) if (self.out / 'manifest.json').exists() else dict(runs=[], figures=[])
+        self.manifest = self._read_manifest() if (self.out / 'manifest.json').exists() else dict(runs=[], figures=[])
         if resuming: self.log(f"resuming the unfinished experiment in {self.out}")
+
+    def _read_manifest(self) -> dict:
+        "manifest.json, checked: lists of file names under `runs` and `figures` (anything else is one `DamagedRunError`)."
+        p = self.out / 'manifest.json'
+        man = read_json(p, ('runs', 'figures'), folder=self.out)
+        for k in ('runs', 'figures'):
+            v = man[k]
+            if not (isinstance(v, list) and all(isinstance(n, str) and n and Path(n).name == n for n in v)):
+                raise DamagedRunError(f"'{p}' is damaged ({k} should be a list of file names, found {json.dumps(v)[:80]}): delete the "
+                                      f"folder '{self.out}' to start it again, or pass overwrite=True to replace it")
+        return man
 
     def clear(self):
         "Delete what this experiment wrote here, as its manifest lists it; nothing else."
         m = self.out / 'manifest.json'
         if not m.exists(): return
-        man = read_json(m, ('runs', 'figures'))
+        man = self._read_manifest()
         for name in man['runs']: run_folder(self.out / 'runs' / Path(name).name).clear()
         for f in man['figures']: (self.out / Path(f).name).unlink(missing_ok=True)
         if (self.out / 'runs').is_dir() and not any((self.out / 'runs').iterdir()): (self.out / 'runs').rmdir()
@@ -203,9 +207,9 @@ class Experiment:
         if all(n in self.manifest[kind] for n in names): return
         with self._manifest_lock():
             p = self.out / 'manifest.json'
-            man = read_json(p, ('runs', 'figures')) if p.exists() else dict(runs=[], figures=[])
+            man = self._read_manifest() if p.exists() else dict(runs=[], figures=[])
             man[kind] += [n for n in dict.fromkeys(names) if n not in man[kind]]
-            write_json(p, man)
+            with writable(self.out, 'writing manifest.json'): write_json(p, man)
             self.manifest = man
 
     def data(self, spec:RunSpec):
@@ -216,20 +220,54 @@ class Experiment:
 
     def _learner(self, spec:RunSpec) -> Learner:
         self._note('runs', spec.name)
-        return Learner(self.data(spec), spec.model, spec.config, self.device, progress=self.progress)
+        cbs = [_FirstEpoch(self._eta.first_epoch)] if self._eta is not None and not self._eta.told else []
+        return Learner(self.data(spec), spec.model, spec.config, self.device, cbs=cbs, progress=self.progress)
+
+    def _config(self, spec:RunSpec) -> dict:
+        "The config.json a run of `spec` writes (what `Learner.config_dict` gives), as stored."
+        return _jsonable(dict(spec.config.to_dict(), model=spec.model, dataset=spec.dataset, n_train=len(self.data(spec).x_train)))
+
+    def _done(self, spec:RunSpec) -> bool:
+        "Whether the folder of `spec` holds its run finished (the same run: its configuration equal but for how it was executed)."
+        d = self.out / 'runs' / spec.name
+        if not run_folder(d).done: return False
+        old, new = read_json(d / 'config.json', folder=d), self._config(spec)
+        return all(old.get(k) == new.get(k) for k in set(old) | set(new) if k not in EXECUTION_FIELDS and k != 'world_size')
+
+    def _load_record(self, spec:RunSpec, how:str='loaded (finished earlier)', quiet:bool=False):
+        "Record a finished run from its folder's metrics.json, without building a learner or loading weights."
+        d = self.out / 'runs' / spec.name
+        self._record(spec, read_json(d / 'metrics.json', ('test_acc', 'per_class_acc'), folder=d), how, quiet)
 
     def _finished(self, spec:RunSpec, learn:Learner) -> bool:
-        "Load the run of `spec` into `learn` if its folder holds it finished, with the same configuration."
+        "Load the run of `spec` into `learn` if its folder holds it finished."
+        if not self._done(spec): return False
         d = self.out / 'runs' / spec.name
-        if not (run_folder(d).done and read_json(d / 'config.json', folder=d) == _jsonable(learn.config_dict())): return False
         learn.load(d / 'checkpoint.pt')
-        learn.results = read_json(d / 'metrics.json', ('test_acc', 'per_class_acc'))
+        learn.results = read_json(d / 'metrics.json', ('test_acc', 'per_class_acc'), folder=d)
         return True
 
-    def _record(self, spec:RunSpec, learn:Learner, how:str):
-        r = learn.results
-        self.records[spec.name] = dict(**spec.fields(), run=spec.name, **r)
-        self.log(f"{spec.name}: test accuracy {r['test_acc']:.4f}, {learn.epoch} epochs, {how}")
+    def _record(self, spec:RunSpec, results:dict, how:str, quiet:bool=False):
+        self.records[spec.name] = dict(**spec.fields(), run=spec.name, **results)
+        self.failed.pop(spec.name, None)
+        if not quiet: self.log(f"{spec.name}: test accuracy {results['test_acc']:.4f}, {results.get('epochs_run', '?')} epochs, {how}")
+
+    def plan(self, specs, workers:int=1, stack_seeds:bool=False) -> dict:
+        "Say what `run(specs)` is about to do: runs, how many are finished, epochs and images left, where it all goes; return the counts."
+        left, done, epochs, images = [], 0, 0, 0
+        for s in specs:
+            if self._done(s): done += 1; continue
+            n_train = len(self.data(s).x_train)
+            d = self.out / 'runs' / s.name
+            ran = max(0, len((d / 'log.csv').read_text().splitlines()) - 1) if (d / 'log.csv').is_file() else 0
+            e = max(0, sum(st.epochs for st in plan_stages(s.config)) - ran)
+            left.append(s); epochs += e; images += e * n_train
+        how = f"{workers} process{'es' * (workers > 1)} side by side" if workers > 1 else 'one process'
+        self.log(f"Plan: {len(specs)} runs, {done} finished already (loaded, not trained), {len(left)} to train: {epochs:,} epochs, "
+                 f"{images / 1e6:.3g} M training images, in {how}{', the seeds of each run stacked' if stack_seeds else ''}, on {self.device}. "
+                 f"Runs go to {self.out / 'runs'}, results to {self.out / 'results.json'}.")
+        self._eta = _Eta(self.log, images, workers, len(left)) if left else None
+        return dict(runs=len(specs), finished=done, to_train=len(left), epochs=epochs, images=images)
 
     def run_one(self, spec:RunSpec, learn:Learner|None=None) -> Learner:
         "Train one run (or resume it, or load it when it finished before) in `learn` (default: a new learner); record its results; return the learner."
@@ -242,73 +280,133 @@ class Experiment:
             except RunExistsError:                            # another worker finished it since we looked
                 if not self._finished(spec, learn): raise
                 how = 'loaded (finished by another worker)'
-        self._record(spec, learn, how)
+        self._record(spec, learn.results, how)
         return learn
+
+    def _fail(self, spec:RunSpec, e:Exception):
+        "Record that the run of `spec` failed, here and in its folder (`failed.json`), so that the grid goes on."
+        why = str(e).split('\n')[0]
+        self.failed[spec.name] = f"{spec.name} failed ({type(e).__name__}): {why}"
+        d = self.out / 'runs' / spec.name
+        if d.is_dir():
+            try: write_json(d / 'failed.json', dict(error=type(e).__name__, message=why, date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')))
+            except OSError: pass
+        self.log(self.failed[spec.name] + '; the other runs go on.')
+
+    def _attempt(self, train, units):
+        "Run `train()`, recording a failure of the runs of `units` instead of stopping the grid (a full disk or an unwritable folder still stops it)."
+        try: return train()
+        except (KeyboardInterrupt, DiskFullError, FolderError, RunLockedError): raise
+        except Exception as e:
+            for s in units:
+                if s.name not in self.records: self._fail(s, e)
 
     def run_together(self, specs) -> list[Learner]:
         "Train runs that differ only in their seed together in this process (`fit_together`), loading those finished earlier; one by one if another process holds one of them."
         specs, todo = list(specs), []
         for s in specs:
-            learn = self._learner(s)
-            if self._finished(s, learn): self._record(s, learn, 'loaded (finished earlier)')
-            else: todo.append((s, learn))
+            if self._done(s): self._load_record(s)
+            else: todo.append(s)
         if len(todo) > 1:
-            t0 = time.time()
-            try:
-                fit_together([l for _, l in todo], [self.out / 'runs' / s.name for s, _ in todo])
-                for s, l in todo: self._record(s, l, f'trained together with {len(todo) - 1} other seed{"s" * (len(todo) > 2)} in {time.time() - t0:.1f} s')
-                return [l for _, l in todo]
+            ls, t0 = [self._learner(s) for s in todo], time.time()
+            for cb in ls[0].cbs:
+                if isinstance(cb, _FirstEpoch): cb.scale = len(ls)      # the first epoch times every seed of the stack
+            def train():
+                fit_together(ls, [self.out / 'runs' / s.name for s in todo])
+                for s, l in zip(todo, ls): self._record(s, l.results, f'trained together with {len(todo) - 1} other seed{"s" * (len(todo) > 2)} in {time.time() - t0:.1f} s')
+                return ls
+            try: return self._attempt(train, todo)
             except (RunLockedError, RunExistsError): pass     # another worker holds or finished one of them: each on its own
-        if len(todo) == 1: return [self._run_or_leave(*todo[0])]
-        return [self._run_or_leave(s) for s, _ in todo]       # fresh learners: the failed claim may have loaded a checkpoint
+            if any(s.name in self.failed for s in todo): return []
+        return [self._run_or_leave(s) for s in todo]          # fresh learners: a failed claim may have loaded a checkpoint
 
-    def _run_or_leave(self, spec:RunSpec, learn:Learner|None=None):
-        try: return self.run_one(spec, learn)
+    def _run_or_leave(self, spec:RunSpec, quiet:bool=False):
+        "Run `spec`, or leave it to the live process that holds its folder; a failure is recorded, not raised."
+        try: return self._attempt(lambda: self.run_one(spec), [spec])
         except RunLockedError as e:
             who = re.search('in use by (.*?):', str(e))
-            self.log(f"{spec.name}: left to the process that is running it ({who[1] if who else e})")
+            self._held[spec.name] = who[1] if who else str(e)
+            if not quiet: self.log(f"{spec.name}: left to the process that is running it ({self._held[spec.name]}); loaded when it finishes")
 
-    def run(self, specs, shard=None, workers:int=1, stack_seeds:bool=False) -> list[dict]:
-        "Run the specs, or this worker's `shard` ('i/n'; None: a SLURM job array's share, if any), in `workers` processes, the seeds of a run together with `stack_seeds`; return the records of those finished."
+    def run(self, specs, shard=None, workers:int=1, stack_seeds:bool=False, wait:float|None=None) -> list[dict]:
+        """Run the specs, or this worker's `shard` ('i/n'; None: a SLURM job array's share, if any), in `workers` processes, the
+        seeds of a run together with `stack_seeds`; then wait for the runs that other processes hold (as long as they live, or
+        `wait` seconds), taking over any whose process died. A failing run is recorded and the others go on. Return the records
+        of the runs finished."""
         specs = list(specs)
         workers, stack_seeds = check_int(workers, 'workers'), check_bool(stack_seeds, 'stack_seeds')
         units = seed_groups(specs) if stack_seeds else [[s] for s in specs]     # what one process trains at once
         share = shard_specs(units, shard)
         self._note('runs', [s.name for s in specs])     # every spec, so that any worker's manifest lists the whole grid
-        pooled = self._pool(share, workers) if workers > 1 and len(share) > 1 else set()
-        log = self.log
-        for u in share:
-            self.log = (lambda m: None) if u[0].name in pooled else log     # the pool has said how each of its runs went
-            try:
+        self.plan([s for u in share for s in u], workers, stack_seeds)
+        self._held = {}
+        for u in share:                                 # finished runs are read from their folders: no learner, no worker
+            for s in u:
+                if s.name not in self.records and self._done(s): self._load_record(s)
+        todo = [u for u in share if any(s.name not in self.records for s in u)]
+        if workers > 1 and len(todo) > 1: self._pool(todo, workers)
+        else:
+            for u in todo:
                 if len(u) > 1: self.run_together(u)
-                else: self._run_or_leave(u[0])
-            finally: self.log = log
+                elif u[0].name not in self.records: self._run_or_leave(u[0])
+        for u in todo:                                  # what the workers finished, read from their folders
+            for s in u:
+                if s.name not in self.records and s.name not in self.failed and self._done(s): self._load_record(s, 'trained by a worker', quiet=True)
+        self._wait_for_others([s for u in share for s in u], wait)
         return [self.records[s.name] for u in share for s in u if s.name in self.records]
+
+    def _wait_for_others(self, specs, wait:float|None=None):
+        "Wait for the runs of `specs` that other live processes hold: load each when it finishes, train it here if its process dies."
+        t0, told = time.time(), 0.0
+        while True:
+            left = [s for s in specs if s.name not in self.records and s.name not in self.failed]
+            if not left: return
+            self._held = {}
+            for s in left:
+                if self._done(s): self._load_record(s, 'finished by another process')
+                else: self._run_or_leave(s, quiet=True)   # a dead holder's lock is taken over, and the run resumed here
+            held = [s for s in left if s.name in self._held and s.name not in self.records]
+            if not held: continue
+            if wait is not None and time.time() - t0 >= wait:
+                self.log(f"Stopped waiting after {wait:g} s for {len(held)} run{'s' * (len(held) > 1)} that other processes hold: "
+                         + ', '.join(f"{s.name} ({self._held[s.name]})" for s in held) + '.')
+                return
+            if time.time() - told >= 60:
+                told = time.time()
+                self.log(f"Waiting for {len(held)} run{'s' * (len(held) > 1)} that other processes are training: " + ', '.join(
+                    f"{s.name} ({self._held[s.name]})" for s in held) + "; each is loaded when it finishes, or trained here if its process dies.")
+            time.sleep(self.poll)
 
     def _pool(self, units, workers:int) -> set:
         "Train `units` (lists of specs; several are trained together) in `workers` processes side by side, longest first, each with its share of the CPU threads; the names of the first spec of each unit done."
         import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import ProcessPoolExecutor, FIRST_COMPLETED, wait
         from ama.experiment import _worker_init, _worker_run      # by name, as a spawned process finds them (also when a notebook defines them)
+        _check_main_guard(workers)
         threads = max(1, torch.get_num_threads() // workers)
         order = sorted(units, key=lambda u: -sum(st.epochs for st in plan_stages(u[0].config)))
         args = (str(self.out.resolve()), self.params, str(Path(self.data_root).resolve()), self.device, threads)
         done = set()
         with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn'), initializer=_worker_init, initargs=args) as pool:
-            for f in as_completed([pool.submit(_worker_run, [s.to_dict() for s in u]) for u in order]):    # a worker that fails raises here
-                name, lines = f.result()
-                for l in lines: self.log(l)
-                done.add(name)
+            futs = {pool.submit(_worker_run, [s.to_dict() for s in u]): u for u in order}
+            left = set(futs)
+            while left:
+                finished, left = wait(left, timeout=2, return_when=FIRST_COMPLETED)
+                if self._eta is not None and not self._eta.told: self._eta.poll(self.out / 'runs', [s for u in order for s in u], self.data)
+                for f in finished:
+                    name, lines, failed = f.result()          # a run that fails is recorded by its worker; a worker that dies raises here
+                    for l in lines: self.log(l)
+                    self.failed.update(failed)
+                    done.add(name)
         return done
 
     def collect(self, specs) -> list[dict]:
         "The records of the specs whose runs are finished, by whichever worker, read from their folders (no weights loaded); the log names the others."
         out, missing = [], []
         for s in specs:
-            d = self.out / 'runs' / s.name
             if s.name not in self.records:
-                if not run_folder(d).done: missing.append(s.name); continue
-                self.records[s.name] = dict(**s.fields(), run=s.name, **read_json(d / 'metrics.json', ('test_acc', 'per_class_acc')))
+                if not self._done(s): missing.append(s.name); continue
+                self._load_record(s, 'collected')
             out.append(self.records[s.name])
         if missing: self.log(f"{len(missing)} of {len(specs)} runs are not finished: {', '.join(missing)}")
         return out
@@ -330,13 +428,69 @@ class Experiment:
         if p.name not in self.figures: self.figures.append(p.name)
         return p
 
-    def finish(self, summary:dict, extra:dict|None=None, device:str='cpu') -> dict:
-        "Write results.json (atomically): parameters, environment, `summary`, every run's record, figures, and `extra`."
-        res = dict(params=self.params, environment=environment(device, self.git_commit), wall_time_s=round(time.time() - self.t0, 1),
-                   summary=summary, runs=list(self.records.values()), figures=self.figures, **(extra or {}))
-        write_json(self.out / 'results.json', _jsonable(res))
-        self.log(f"results: {self.out / 'results.json'}" + (f"; figures: {', '.join(str(self.out / f) for f in self.figures)}" if self.figures else ''))
+    def write_text(self, name:str, text:str) -> Path:
+        "Write a file of this experiment (a table, say) into `out_dir`, atomically, listed in its manifest so that `overwrite` removes it."
+        p = self.out / name
+        self._note('figures', p.name)
+        write_json_text(p, text)
+        return p
+
+    def finish(self, summary:dict, extra:dict|None=None) -> dict:
+        """Write the results (atomically): parameters, environment (the device this experiment ran on, and its name), `summary`,
+        every run's record, figures, and `extra`. Into results.json, which marks the experiment finished, only when every run
+        of the grid (as the manifest lists it) has finished; otherwise into results.partial.json, which names the runs that
+        are missing or failed, and a rerun completes it."""
+        names = self._read_manifest()['runs'] if (self.out / 'manifest.json').exists() else list(self.records)
+        missing = [n for n in names if n not in self.records and n not in self.failed]
+        failed = [self.failed[n] for n in names if n in self.failed]
+        res = dict(params=self.params, environment=environment(self.device, self.git_commit), wall_time_s=round(time.time() - self.t0, 1),
+                   summary=summary, runs=[self.records[n] for n in names if n in self.records] or list(self.records.values()),
+                   figures=self.figures, **(extra or {}), complete=not (missing or failed), missing=missing, failed=failed)
+        name = 'results.json' if res['complete'] else 'results.partial.json'
+        with writable(self.out, f'writing {name}'): write_json(self.out / name, _jsonable(res))
+        if res['complete']: (self.out / 'results.partial.json').unlink(missing_ok=True)
+        else: self.log(f"{self.out / 'results.json'} is not written, because {incomplete_sentence(missing, failed)} What finished is in "
+                       f"{self.out / name}; run the same command again to train what is missing.")
+        self.log(f"results: {self.out / name}" + (f"; figures: {', '.join(str(self.out / f) for f in self.figures)}" if self.figures else ''))
         return res
+
+def incomplete_sentence(missing, failed) -> str:
+    "Why an experiment is not finished, in a sentence: the runs that failed and those still missing."
+    parts = []
+    if failed: parts.append(f"{len(failed)} run{'s' * (len(failed) > 1)} failed ({'; '.join(failed)})")
+    if missing: parts.append(f"{len(missing)} run{'s' * (len(missing) > 1)} did not finish here ({', '.join(missing)})")
+    return ' and '.join(parts) + '.'
+
+def write_json_text(path, text:str):
+    "Write `text` to `path` whole or not at all."
+    from ama.core import atomic_write
+    atomic_write(Path(path), lambda p: p.write_text(text))
+
+class _Eta:
+    "The projected finish of a grid, from the first epoch timed: `first_epoch(images, seconds)` in this process, or `poll` of the workers' logs."
+    def __init__(self, log, images:int, parallel:int, runs:int): self.log, self.images, self.parallel, self.runs, self.told = log, images, parallel, runs, False
+    def first_epoch(self, images:int, seconds:float):
+        if self.told or seconds <= 0: return
+        self.told = True
+        rate = images / seconds
+        left = self.images / (rate * self.parallel)
+        end = datetime.datetime.now() + datetime.timedelta(seconds=left)
+        self.log(f"First epoch: {seconds:.1f} s for {images:,} images ({rate:,.0f} images/s). At this rate the {self.runs} run"
+                 f"{'s' * (self.runs != 1)} to train need about {_duration(left)}{f' ({self.parallel} side by side)' if self.parallel > 1 else ''}: "
+                 f"done around {end:%Y-%m-%d %H:%M} (local time).")
+    def poll(self, runs_dir:Path, specs, data):
+        "Read the first epoch that any worker logged (log.csv's `time`) and project from it."
+        for s in specs:
+            p = runs_dir / s.name / 'log.csv'
+            try: rows = p.read_text().splitlines()
+            except OSError: continue
+            if len(rows) < 2: continue
+            head, first = rows[0].split(','), rows[1].split(',')
+            if 'time' not in head: continue
+            n = len(data(s).x_train) // s.config.batch_size * s.config.batch_size
+            try: self.first_epoch(n, float(first[head.index('time')]))
+            except ValueError: continue
+            return
 
 _WORKER = {}
 
@@ -351,10 +505,26 @@ def _worker_init(out, params, data_root, device, threads):
 
 def _worker_run(specs:list[dict]):
     exp, lines, specs = _WORKER['exp'], [], [RunSpec.from_dict(s) for s in specs]
-    exp.log = lines.append
+    exp.log, exp._held = lines.append, {}
     if len(specs) > 1: exp.run_together(specs)
     else: exp._run_or_leave(specs[0])
-    return specs[0].name, [f"{l} [worker {os.getpid()}]" for l in lines]
+    return specs[0].name, [f"{l} [worker {os.getpid()}]" for l in lines], {s.name: exp.failed[s.name] for s in specs if s.name in exp.failed}
+
+_GUARD = re.compile(r"""^if\s+__name__\s*==\s*['"]__main__['"]\s*:""", re.M)
+
+def _check_main_guard(workers:int):
+    "Refuse worker processes started from a script without `if __name__ == '__main__':` (each worker would run the script again)."
+    import multiprocessing as mp
+    if mp.parent_process() is not None:
+        raise RuntimeError(f"Experiment.run(workers={workers}) was called in a worker process while it started: the script that "
+                           "starts the experiment has no `if __name__ == '__main__':` guard; put the code that runs it under one.")
+    main = sys.modules.get('__main__')
+    path = getattr(main, '__file__', None)
+    if not path or not str(path).endswith('.py') or not Path(path).is_file(): return       # a notebook, the REPL, python -c
+    if not _GUARD.search(Path(path).read_text(errors='replace')):
+        raise ParameterError(f"workers={workers} starts worker processes, which import the script '{path}' again, and it has no "
+                             "`if __name__ == '__main__':` guard, so each worker would run the experiment too: put the code that runs it "
+                             "under that guard (or use workers=1).")
 
 def seed_groups(specs) -> list[list]:
     "The specs in groups that differ only in their seed, in the order of their first members: what `fit_together` can train at once."
@@ -367,11 +537,11 @@ def seed_groups(specs) -> list[list]:
     return list(groups.values())
 
 def _get(r, key):
-    "A value of a run record; `per_class_acc.3` indexes into a list."
+    "A value of a run record; `per_class_acc.3` indexes into a list; None where a failed run has none."
     if '.' in key:
         k, i = key.rsplit('.', 1)
-        return r[k][int(i)]
-    return r[key]
+        return None if r.get(k) is None else r[k][int(i)]
+    return r.get(key) if r.get('failed') else r[key]
 
 def summarize(values) -> dict:
     "Mean, sample standard deviation (0 for one value), n and the values themselves; None values are left out."
@@ -388,6 +558,16 @@ def summarize_records(records, keys, by=('method',)) -> dict:
     for r in records: groups.setdefault(_group(r, by), []).append(r)
     return {g: {k: summarize([_get(r, k) for r in rs]) for k in keys} for g, rs in groups.items()}
 
+def nested(summary:dict) -> dict:
+    "A summary with tuple keys as nested dicts with string keys: {('cifar10', 100, 'ama'): s} -> {'cifar10': {'100': {'ama': s}}}."
+    out = {}
+    for k, v in summary.items():
+        ks = k if isinstance(k, tuple) else (k,)
+        d = out
+        for part in ks[:-1]: d = d.setdefault(str(part), {})
+        d[str(ks[-1])] = v
+    return out
+
 # %% ../nbs/09_experiment.ipynb #be5e1bc6
 def parse_shard(shard=None) -> tuple[int, int]|None:
     "`(i, n)` from `shard='i/n'` (the i-th of n shares, from 0) or a pair; None reads a SLURM job array's environment, if any."
@@ -402,37 +582,11 @@ def parse_shard(shard=None) -> tuple[int, int]|None:
         return i, n
     if isinstance(shard, str) and re.fullmatch(r'\s*\d+\s*/\s*\d+\s*', shard): i, n = map(int, shard.split('/'))
     elif isinstance(shard, (tuple, list)) and len(shard) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in shard): i, n = shard
-    else: _bad('shard', shard, "'i/n', the i-th of n shares counted from 0, such as '0/4'")
-    if not (n >= 1 and 0 <= i < n): _bad('shard', shard, "'i/n' with 0 <= i < n, such as '0/4'")
+    else: bad_value('shard', shard, "'i/n', the i-th of n shares counted from 0, such as '0/4'")
+    if not (n >= 1 and 0 <= i < n): bad_value('shard', shard, "'i/n' with 0 <= i < n, such as '0/4'")
     return i, n
 
 def shard_specs(specs, shard=None) -> list:
     "This worker's share of `specs`: every n-th one from the i-th (all of them without a share)."
     s = parse_shard(shard)
     return list(specs) if s is None else list(specs)[s[0]::s[1]]
-
-# %% ../nbs/09_experiment.ipynb #85d00e25
-def _cell(s, f, digits):
-    return '–' if s['mean'] is None else f"{s['mean'] * f:.{digits}f} ± {s['std'] * f:.{digits}f}"
-
-def mean_std_table(summary:dict, columns:dict, percent=('test_acc',), digits:int=2, rows:dict|None=None) -> str:
-    "A markdown table: one row per group of `summary` (labelled by `rows`), one column per `columns` key (header: its value)."
-    f = lambda k: 100.0 if (k in percent or k.split('.')[0] in percent) else 1.0
-    lines = ['| Method | ' + ' | '.join(columns.values()) + ' |', '|---' * (len(columns) + 1) + '|']
-    for m, row in summary.items():
-        lines.append(f'| {(rows or {}).get(m, m)} | ' + ' | '.join(_cell(row[k], f(k), digits) for k in columns) + ' |')
-    return '\n'.join(lines)
-
-def grid_table(records, key:str, rows=('method',), cols=('dataset', 'imb'), row_label=str, col_label=str,
-               scale:float=100.0, digits:int=2, corner:str='Method') -> str:
-    "A markdown table of `key` (mean ± std over the records of each cell), rows and columns grouped by the given fields."
-    rows, cols = ((rows,) if isinstance(rows, str) else tuple(rows)), ((cols,) if isinstance(cols, str) else tuple(cols))
-    cells = summarize_records(records, [key], rows + cols)
-    rk = list(dict.fromkeys(_group(r, rows) for r in records)); ck = list(dict.fromkeys(_group(r, cols) for r in records))
-    def at(r, c):
-        g = (r if len(rows) > 1 else (r,)) + (c if len(cols) > 1 else (c,))
-        s = cells.get(g if len(g) > 1 else g[0])
-        return '–' if s is None else _cell(s[key], scale, digits)
-    lines = [f'| {corner} | ' + ' | '.join(col_label(c) for c in ck) + ' |', '|---' * (len(ck) + 1) + '|']
-    lines += [f'| {row_label(r)} | ' + ' | '.join(at(r, c) for c in ck) + ' |' for r in rk]
-    return '\n'.join(lines)

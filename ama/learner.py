@@ -27,13 +27,13 @@ from .sampler import pair_noise
 from .scheduler import AlphaScheduler
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'OPTIMIZERS', 'METHODS', 'COMPILE_MODES', 'EVENTS', 'RUN_FILES', 'CKPT_KEYS', 'lr_at', 'Callback',
-           'Batch', 'register_method', 'count_correct', 'compiled', 'Method', 'AMA', 'ManifoldMixup', 'Mixup',
-           'AMAMixup', 'SupCon', 'LinearProbe', 'TrainConfig', 'Stage', 'plan_stages', 'CancelFit', 'TrainingDiverged',
-           'Learner', 'one_batch', 'one_epoch', 'fit', 'TrainStats', 'LRSchedule', 'ClipGrad', 'DivergenceStop',
-           'Evaluate', 'Recorder', 'ProgressBar', 'run_folder', 'RunFolderCB', 'predict', 'test_accuracy',
-           'final_metrics', 'state_dict', 'save', 'load', 'load_state', 'config_dict', 'write_log', 'init_distributed',
-           'step_modules', 'wrap_ddp', 'on_rank0']
+__all__ = ['SCHEDULES', 'OPTIMIZERS', 'METHODS', 'COMPILE_MODES', 'EXECUTION_FIELDS', 'EVENTS', 'RUN_FILES', 'CKPT_KEYS', 'lr_at',
+           'Callback', 'Batch', 'register_method', 'count_correct', 'compiled', 'Method', 'AMA', 'ManifoldMixup',
+           'Mixup', 'AMAMixup', 'SupCon', 'LinearProbe', 'TrainConfig', 'Stage', 'plan_stages', 'CancelFit',
+           'TrainingDiverged', 'Learner', 'one_batch', 'one_epoch', 'fit', 'TrainStats', 'LRSchedule', 'ClipGrad',
+           'DivergenceStop', 'Evaluate', 'Recorder', 'ProgressBar', 'run_folder', 'RunFolderCB', 'predict',
+           'test_accuracy', 'final_metrics', 'state_dict', 'save', 'load', 'load_state', 'config_dict', 'write_log',
+           'init_distributed', 'step_modules', 'wrap_ddp', 'on_rank0']
 
 # %% ../nbs/08_learner.ipynb #e1a366cf
 SCHEDULES = Registry('schedule')
@@ -336,6 +336,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d): return cls(**{k: (tuple(v) if k == 'milestones' else v) for k, v in d.items()})
 
+EXECUTION_FIELDS = ('compile', 'eval_batch_size', 'eval_every')   # how a run is executed, not what it computes: a run resumes and reloads across them
+
 # %% ../nbs/08_learner.ipynb #edfa903a
 @dataclass
 class Stage:
@@ -579,8 +581,8 @@ RUN_FILES = ('log.csv', 'checkpoint.pt')
 CKPT_KEYS = ('model', 'opt', 'method', 'loader', 'stage_idx', 'epoch', 'epoch_in_stage', 'history', 'torch_rng')
 
 def run_folder(path) -> RunFolder:
-    "The `RunFolder` of a training run: config.json, log.csv, checkpoint.pt, metrics.json."
-    return RunFolder(path, 'config.json', 'metrics.json', RUN_FILES, what='run')
+    "The `RunFolder` of a training run: config.json, log.csv, checkpoint.pt, metrics.json; how it is executed (`EXECUTION_FIELDS`) may change when it resumes."
+    return RunFolder(path, 'config.json', 'metrics.json', RUN_FILES, what='run', volatile=EXECUTION_FIELDS)
 
 class RunFolderCB(Callback):
     "Claim, resume and write a run folder: log.csv and checkpoint.pt every epoch, metrics.json at the end."

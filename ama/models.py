@@ -164,19 +164,20 @@ class ToyMLP(Classifier):
 # %% ../nbs/07_models.ipynb #2c4c6e65
 MODELS = Registry('model')
 
-def register_model(fn):
-    "Register the builder `fn(num_classes, in_chans=...)` under its name."
-    return MODELS.register(fn.__name__)(fn)
+def register_model(fn=None, title:str|None=None):
+    "Register the builder `fn(num_classes, in_chans=...)` under its name, with the `title` tables show: `@register_model` or `@register_model(title='ResNet32')`."
+    if fn is None: return lambda f: MODELS.register(f.__name__, title=title)(f)
+    return MODELS.register(fn.__name__, title=title)(fn)
 
-@register_model
+@register_model(title='ResNet32')
 def resnet32(num_classes, in_chans=3): return CifarResNet(num_classes, n=5, in_chans=in_chans)
-@register_model
+@register_model(title='ResNet50')
 def resnet50(num_classes, in_chans=3): return ResNet(num_classes, (3, 4, 6, 3), in_chans=in_chans)
-@register_model
+@register_model(title='VGG11')
 def vgg11(num_classes, in_chans=3): return VGG(num_classes, in_chans=in_chans)
-@register_model
+@register_model(title='DenseNet-BC')
 def densenet_bc(num_classes, in_chans=3): return DenseNetBC(num_classes, 100, 12, 0.5, in_chans=in_chans)
-@register_model
+@register_model(title='MLP')
 def toy_mlp(num_classes, in_chans=2, **kw): return ToyMLP(num_classes, in_features=in_chans, **kw)
 
 def create_model(name:str, num_classes:int, **kwargs) -> Classifier:

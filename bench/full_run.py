@@ -2,7 +2,7 @@
 
     python bench/full_run.py [--method ama] [--epochs 400] [--seeds 1] [--stack] [--compile] [--device auto] [--out full-run.json]
 
-The §4.3 recipe (`ama.results.recipe('4.3', 'cifar10', 'resnet32')`: ResNet-32, batch 256, SGD, 400 epochs, warm-up
+The §4.3 recipe (`ama.recipes.recipe('4.3', 'cifar10', 'resnet32')`: ResNet-32, batch 256, SGD, 400 epochs, warm-up
 and multistep decay) on random uint8 images with CIFAR-10-LT's class counts at imbalance 100 (12,406 training images)
 and a balanced 10,000-image test set, evaluated every epoch as the experiment notebooks do, with the final metrics
 (alignment, uniformity, margins). The pixels do not change the time of a step, so this times a real run without the
@@ -32,7 +32,7 @@ a = p.parse_args()
 from ama.experiment import cpu_model
 from ama.data import DataSplits, long_tail_counts
 from ama.learner import Callback, CancelFit, Learner
-from ama.results import recipe
+from ama.recipes import recipe
 from ama.together import fit_together
 
 dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if a.device == 'auto' else a.device)

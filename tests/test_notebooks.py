@@ -1,7 +1,9 @@
 """Every experiment notebook (a notebook with a cell tagged `parameters`) runs through papermill with the tiny
-parameters it declares itself (its cell tagged `tiny`), and writes the artifacts it declares; bad parameters stop
-it before training, in one sentence. No notebook has a branch of its own here."""
-import json, math, struct
+parameters it declares itself (its cell tagged `tiny`), and writes the artifacts it declares; the cheap defaults that
+users take (device, download, workers, stack_seeds) are left alone. Run as users type it: the papermill command line
+with a few `-p`, and with none at all in a folder without data; bad parameters stop it before training, in one
+sentence. No notebook has a branch of its own here."""
+import json, math, os, re, struct, subprocess, sys
 from pathlib import Path
 import nbformat, pytest
 import papermill as pm
@@ -110,7 +112,7 @@ def test_notebook_runs_and_writes_artifacts(name, tmp_path, session_tmp):
                 assert s['std'] == pytest.approx(0.0 if len(v) == 1 else math.sqrt(sum((x - s['mean']) ** 2 for x in v) / (len(v) - 1)))
                 assert all(x in all_values for x in v)
         env = res['environment']
-        assert env['device'] == 'cpu' and env['packages']['torch'] and env['date'][:2] == '20'
+        assert env['device'] in ('cpu', 'cuda') and env['device_name'] and env['packages']['torch'] and env['date'][:2] == '20'
         assert sorted(res['figures']) == sorted(a for a in decl['artifacts'] if a.endswith('.png'))
         for line in res.get('claims_text', []): assert line in text       # the prose shown is the prose recorded
         for md in (a for a in decl['artifacts'] if a.endswith('.md')):      # the tables written are the tables shown
@@ -127,40 +129,80 @@ def test_notebook_runs_and_writes_artifacts(name, tmp_path, session_tmp):
             run(nb_path, tmp_path, out_dir=str(out), **{**params, 'overwrite': bad})
     assert sorted(p.relative_to(out) for p in out.rglob('*')) == before     # nothing deleted
 
-BAD = [('methods', 'orig,amma', "methods='orig,amma' is not valid: expected names from orig, ama"),
+BAD = [('methods', 'orig,amma', "methods='orig,amma' is not valid: expected names from orig,"),
        ('epochs', -1, "epochs=-1 is not valid: expected an integer >= 1"),
        ('seeds', '0,x', "seeds='0,x' is not valid"),
        ('imb', '0.5', "imb='0.5' is not valid"),
        ('dataset', 'imagenet', "dataset='imagenet' is not valid"),
+       ('lr', 'fast', "lr='fast' is not valid: expected a finite number > 0"),
+       ('device', 'gpu', "device='gpu' is not valid"),
        ('stack_seeds', 'yes', "stack_seeds='yes' is not valid: expected True or False"),
        ('workers', 0, "workers=0 is not valid: expected an integer >= 1")]
 
-@pytest.mark.parametrize('name', NAMES)
-@pytest.mark.parametrize('param, value, message', BAD, ids=[b[0] for b in BAD])
-def test_bad_parameter_stops_before_training(name, param, value, message, tmp_path):
-    if param not in parameter_names(NBS / f'{name}.ipynb'): pytest.skip(f'{name} has no parameter {param}')
-    out = tmp_path / 'out'
-    params = {**declared(NBS / f'{name}.ipynb')['params'], param: value}
-    with pytest.raises(pm.PapermillExecutionError) as e:
-        run(NBS / f'{name}.ipynb', tmp_path, out_dir=str(out), **params)
-    assert message in str(e.value)
-    assert not (out / 'runs').exists()          # nothing trained
+def notebook_section(nb_path:Path) -> str:
+    "The section key a notebook hands to `ama.sections.setup`."
+    src = '\n'.join(c.source for c in nbformat.read(nb_path, 4).cells if c.cell_type == 'code')
+    return re.search(r"setup\('([\d.]+)'", src)[1]
+
+SETUP_NOTEBOOKS = [n for n in NAMES if 'setup(' in ''.join(c.source for c in nbformat.read(NBS / f'{n}.ipynb', 4).cells)]
+
+@pytest.mark.parametrize('name', SETUP_NOTEBOOKS)
+def test_bad_parameters_stop_in_setup_with_one_sentence(name, tmp_path):
+    "Each bad value, handed to the notebook's own set-up call with its other defaults, is one sentence; nothing is claimed."
+    from ama.core import ParameterError
+    from ama.sections import setup
+    defaults = {k: v for k, v in parameter_defaults(NBS / f'{name}.ipynb').items() if not k.startswith('__')}
+    for param, value, message in BAD:
+        if param not in defaults: continue
+        out = tmp_path / param
+        kw = {**defaults, param: value, 'out_dir': str(out)}
+        if 'data_root' in defaults: kw.update(data_root=str(tmp_path / 'nodata'), download=False)
+        with pytest.raises(ParameterError) as e: setup(notebook_section(NBS / f'{name}.ipynb'), log=lambda m: None, **kw)
+        assert message in str(e.value) and str(e.value).count('\n') == 0, (param, str(e.value))
+        assert not out.exists()                  # nothing claimed, nothing trained
+
+NO_NETWORK = dict(http_proxy='http://127.0.0.1:9', https_proxy='http://127.0.0.1:9', HTTP_PROXY='http://127.0.0.1:9',
+                  HTTPS_PROXY='http://127.0.0.1:9', no_proxy='', NO_PROXY='')      # a download fails at once, as without a network
+
+def papermill_cli(nb:Path, cwd:Path, *args):
+    "Run `papermill NB out.ipynb ARGS` as a user types it, in `cwd`, without a network."
+    exe = Path(sys.executable).parent / 'papermill'
+    return subprocess.run([str(exe), str(nb), 'out.ipynb', *args, '--no-progress-bar'], cwd=cwd, capture_output=True, text=True,
+                          timeout=900, env={**os.environ, **NO_NETWORK})
 
 @pytest.mark.parametrize('name', [n for n in NAMES if 'data_root' in parameter_names(NBS / f'{n}.ipynb')])
-def test_missing_data_set_stops_before_training_with_one_sentence(name, tmp_path):
-    out = tmp_path / 'out'
-    defaults = parameter_defaults(NBS / f'{name}.ipynb')              # the paper's data sets, which need files
-    params = {**declared(NBS / f'{name}.ipynb')['params'], 'dataset': defaults['dataset'],
-              'data_root': str(tmp_path / 'nodata'), 'download': False}
-    with pytest.raises(pm.PapermillExecutionError) as e:
-        run(NBS / f'{name}.ipynb', tmp_path, out_dir=str(out), **params)
-    msg = str(e.value)
-    assert 'DataNotFoundError' in msg and f"was not found in '{tmp_path / 'nodata'}" in msg and 'expected' in msg
-    assert not out.exists()                     # nothing claimed, nothing trained
+def test_no_parameters_in_a_folder_without_data_stops_before_training(name, tmp_path):
+    "papermill with no -p at all (the paper's settings, as Run All uses them), no data and no network: one sentence naming the data set, nothing trained."
+    r = papermill_cli(NBS / f'{name}.ipynb', tmp_path)
+    assert r.returncode != 0
+    msg = r.stdout + r.stderr
+    assert 'DataNotFoundError' in msg and re.search(r'(CIFAR-10|CIFAR-100|Tiny-ImageNet) was not found in .data.', msg), msg[-2000:]
+    assert 'expected' in msg and 'could not be downloaded' in msg
+    defaults = parameter_defaults(NBS / f'{name}.ipynb')
+    assert not (tmp_path / defaults['out_dir']).exists()                 # nothing claimed, nothing trained
+
+HEADLINE = ['-p', 'imb', '100', '-p', 'epochs', '2', '-p', 'seeds', '0', '-p', 'methods', 'orig,ama']
+
+@pytest.mark.parametrize('name, sizes', [('40_longtail', dict(cifar10=1200, cifar100=10000)),   # imbalance 100 and batch 256 fit
+                                         ('30_coarse2fine', dict(cifar10=128, cifar100=128))])    # batch 128 fits: one step an epoch (30 has no imb: papermill warns)
+def test_papermill_command_line_as_users_type_it(name, sizes, tmp_path):
+    "The headline command, through papermill's command line, on CIFAR files in the real format: no device, no milestones, no warm-up passed; results.json names the device it resolved."
+    from ama.data import write_fake_cifar
+    for d, n in sizes.items(): write_fake_cifar(tmp_path / 'data', d, n_train=n, n_test=50)
+    args = HEADLINE
+    r = papermill_cli(NBS / f'{name}.ipynb', tmp_path, *args)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    out = tmp_path / parameter_defaults(NBS / f'{name}.ipynb')['out_dir']
+    res = json.loads((out / 'results.json').read_text())
+    env = res['environment']
+    assert env['device'] == ('cuda' if __import__('torch').cuda.is_available() else 'cpu') and env['device_name']
+    assert {r['method'] for r in res['runs']} == {'orig', 'ama'} and all(r['seed'] == 0 for r in res['runs'])
+    text = outputs_text(nbformat.read(tmp_path / 'out.ipynb', 4))
+    assert 'Plan: ' in text and 'First epoch: ' in text and 'done around' in text      # the plan, and the projected finish
 
 def test_results_page_puts_ours_beside_the_papers(tmp_path, session_tmp):
     "80_results, on the tiny runs of the experiment notebooks: Tables 4 and 6 carry every number the paper gives, ours beside them with Δ/σ, each of our cells marked as not full-length."
-    from ama.results import PAPER_TABLE4, PAPER_TABLE6
+    from ama.paper import PAPER_TABLE4, PAPER_TABLE6
     params = prepare('80_results', session_tmp, _INPUTS)
     out = tmp_path / 'out'
     nb = run(NBS / '80_results.ipynb', tmp_path, out_dir=str(out), **params)

@@ -1,4 +1,4 @@
-"""The paper's numbers that ama.results carries (Table 4 and Table 6, the two tables whose numbers survived in the
+"""The paper's numbers that ama.paper carries (Table 4 and Table 6, the two tables whose numbers survived in the
 text) are checked against the paper's own text, cell by cell: parsed from the extracted tables, not copied.
 
 The paper is read from $AMA_PAPER, else from ../shared/paper/ama-paper.md beside the repository; without it the
@@ -6,7 +6,9 @@ tests skip, unless AMA_PAPER_REQUIRED=1 (CI sets both)."""
 import os, re
 from pathlib import Path
 import pytest
-from ama.results import PAPER_TABLE4, PAPER_TABLE6, PAPER4, PAPER6, METHODS
+from ama.paper import PAPER_TABLE4, PAPER_TABLE6
+from ama.tables import PAPER4, PAPER6
+from ama.learner import METHODS
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = Path(os.environ.get('AMA_PAPER', ROOT.parent / 'shared' / 'paper' / 'ama-paper.md'))

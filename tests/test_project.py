@@ -66,3 +66,19 @@ def test_run_flagged_runs_the_flagged_cells_only_when_asked(tmp_path):
     assert r.returncode == 0 and r.stdout.strip().endswith('1 passed, 0 failed'), r.stdout + r.stderr
     r = run('slow cuda')
     assert r.returncode == 1 and 'the cuda cell ran' in r.stdout and r.stdout.strip().endswith('0 passed, 1 failed')
+
+
+def _cells(p): return json.loads(p.read_text())["cells"]
+
+def test_experiment_notebooks_run_the_papers_settings_and_say_what_their_pages_show():
+    "No notebook keeps papermill's injected-parameters cell (a run with no -p would execute it); each experiment page names the exact command of its stored outputs, and shows them."
+    sys.path.insert(0, str(ROOT / "tools"))
+    from render_pages import stored_run_command
+    for p in sorted((ROOT / "nbs").glob("*.ipynb")):
+        cells = _cells(p)
+        assert not any("injected-parameters" in c.get("metadata", {}).get("tags", []) for c in cells), p.name
+        if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells): continue
+        cmd = stored_run_command(p)
+        assert cmd and cmd[:3] == ["papermill", f"nbs/{p.name}", f"out/render/{p.name}"], (p.name, cmd)
+        shown = [c for c in cells if c["cell_type"] == "code" and c.get("outputs")]
+        assert len(shown) >= 3, f"{p.name} stores no outputs: run python tools/render_pages.py {p.stem}"
