@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 from .core import ParameterError, RunExistsError, RunFolder, RunLockedError, check_bool, read_json, write_json
 from .data import load_dataset
-from .learner import METHODS, Learner, TrainConfig, plan_stages, run_folder
+from .learner import METHODS, Learner, TrainConfig, plan_stages
+from .checkpoint import run_folder
 from .together import fit_together
 
 # %% auto #0
