@@ -118,11 +118,6 @@ class _RaiseLast(Callback):
     def after_epoch(self, learn):
         if self.error is not None: e, self.error = self.error, None; raise e
 
-def _shift_clock(l, dt):
-    "Leave `dt` seconds (the other runs' evaluation and checkpoints) out of `l`'s epoch time."
-    for cb in l.cbs:
-        if isinstance(cb, Recorder): cb.t0 += dt
-
 class Lockstep(Callback):
     "On the first of N learners that differ only in their seed: the others follow its loop part by part, and a `SeedStack` is its step hook."
     order = -10
@@ -161,10 +156,14 @@ class Lockstep(Callback):
     def after_epoch(self, learn):
         done = time.perf_counter()
         for l in self.others:
-            _shift_clock(l, time.perf_counter() - done)
+            self._leave_out(l, time.perf_counter() - done)
             try: l.end_epoch()
             except Exception as e: self.last.error = self.last.error or e
-        _shift_clock(learn, time.perf_counter() - done)
+        self._leave_out(learn, time.perf_counter() - done)
+    def _leave_out(self, l, dt):
+        "Leave `dt` seconds (the other runs' evaluation and checkpoints) out of learner `l`'s epoch time."
+        for cb in l.cbs:
+            if isinstance(cb, Recorder): cb.t0 += dt
 
 # %% ../nbs/08e_together.ipynb #1f653ab5
 def fit_together(learners, run_dirs=None, overwrite:bool=False, stop_after:int|None=None) -> list[dict]:
