@@ -14,7 +14,7 @@ from torch import nn, Tensor
 from .core import Registry, check_bool, check_number
 from .baselines import SupConLoss, mix, mix_draw, mixed_cross_entropy, mixup_loss, manifold_mixup_loss
 from .interpolation import ama_loss, ama_loss_from_logits
-from .models import create_model, pooled_features
+from .models import pooled_features
 from .sampler import pair_noise
 from .scheduler import AlphaScheduler
 

@@ -13,7 +13,8 @@ from torch import nn, Tensor
 from torch.func import functional_call, vmap
 from .core import ParameterError
 from .methods import Callback
-from .learner import CancelFit, ProgressBar, Recorder, RunFolderCB, compiled
+from .checkpoint import RunFolderCB
+from .learner import CancelFit, ProgressBar, Recorder, compiled
 
 # %% auto #0
 __all__ = ['check_together', 'SeedStack', 'Lockstep', 'fit_together']
