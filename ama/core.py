@@ -6,14 +6,14 @@ Docs: https://ama-dev.github.io/ama/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2e024ebc
 from __future__ import annotations
-import contextlib, errno, json, math, numbers, os, re, shutil, socket, time, zipfile
+import contextlib, errno, inspect, json, math, numbers, os, re, shutil, socket, time, zipfile
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['ParameterError', 'bad_value', 'check_bool', 'check_number', 'check_choice', 'split_list', 'is_none', 'check_int',
-           'check_positive', 'check_numbers', 'check_seeds', 'check_names', 'check_device', 'Registry', 'DiskFullError',
-           'atomic_write', 'write_json', 'FolderError', 'writable', 'DamagedRunError', 'read_json', 'load_checkpoint',
-           'RunExistsError', 'RunLockedError', 'RunFolder']
+           'check_positive', 'check_numbers', 'check_seeds', 'check_names', 'check_device', 'Registry', 'patch',
+           'DiskFullError', 'atomic_write', 'write_json', 'FolderError', 'writable', 'DamagedRunError', 'read_json',
+           'load_checkpoint', 'RunExistsError', 'RunLockedError', 'RunFolder']
 
 # %% ../nbs/00_core.ipynb #4a6297f9
 class ParameterError(ValueError):
@@ -139,6 +139,16 @@ class Registry:
     def __iter__(self): return iter(self._items)
     def __len__(self): return len(self._items)
     def __repr__(self): return f"Registry({self.kind!r}: {', '.join(self._items)})"
+
+# %% ../nbs/00_core.ipynb #e73da76d
+def patch(f):
+    "Decorator: add `f` to the class its first parameter is annotated with (`self:Learner`), as fastcore's `@patch` does."
+    ann = inspect.unwrap(f).__annotations__.get('self')
+    if ann is None: raise TypeError(f"@patch needs the class in the annotation of the first parameter: def {f.__name__}(self:TheClass, ...).")
+    cls = eval(ann, inspect.unwrap(f).__globals__) if isinstance(ann, str) else ann
+    f.__qualname__ = f'{cls.__name__}.{f.__name__}'
+    setattr(cls, f.__name__, f)
+    return f
 
 # %% ../nbs/00_core.ipynb #0d4a17f2
 class DiskFullError(OSError):

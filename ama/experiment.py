@@ -13,7 +13,10 @@ import torch
 from .core import (DamagedRunError, DiskFullError, FolderError, ParameterError, RunExistsError, RunFolder, RunLockedError,
                       bad_value, check_bool, check_int, read_json, write_json, writable)
 from .data import load_dataset
-from .learner import METHODS, Callback, Learner, TrainConfig, TrainingDiverged, plan_stages, run_folder, EXECUTION_FIELDS
+from .methods import METHODS, Callback
+from .config import EXECUTION_FIELDS, TrainConfig, plan_stages
+from .learner import Learner
+from .checkpoint import run_folder
 from .together import fit_together
 
 # %% auto #0
@@ -515,7 +518,7 @@ _GUARD = re.compile(r"""^if\s+__name__\s*==\s*['"]__main__['"]\s*:""", re.M)
 def _check_main_guard(workers:int):
     "Refuse worker processes started from a script without `if __name__ == '__main__':` (each worker would run the script again)."
     import multiprocessing as mp
-    if mp.parent_process() is not None:
+    if getattr(mp.current_process(), '_inheriting', False):      # a spawned process still importing its parent's main module
         raise RuntimeError(f"Experiment.run(workers={workers}) was called in a worker process while it started: the script that "
                            "starts the experiment has no `if __name__ == '__main__':` guard; put the code that runs it under one.")
     main = sys.modules.get('__main__')

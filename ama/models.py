@@ -1,4 +1,4 @@
-"""The paper's networks, each with `forward_features`, `forward_head` and `num_features`, built by name.
+"""The paper's networks with timm's model interface (`forward_features`, `forward_head`, `get_classifier`, `num_features`), built by name; timm's models by `'timm:<name>'`; torchvision's through a thin adapter.
 
 Docs: https://ama-dev.github.io/ama/models.html.md"""
 
@@ -6,24 +6,35 @@ Docs: https://ama-dev.github.io/ama/models.html.md"""
 
 # %% ../nbs/07_models.ipynb #b9bc0c55
 from __future__ import annotations
+import inspect
+from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from .core import Registry
+from .core import ParameterError, Registry, bad_value
 
 # %% auto #0
 __all__ = ['MODELS', 'Classifier', 'BasicBlock', 'CifarResNet', 'Bottleneck', 'ResNet', 'VGG', 'DenseNetBC', 'ToyMLP',
-           'register_model', 'resnet32', 'resnet50', 'vgg11', 'densenet_bc', 'toy_mlp', 'create_model', 'count_params']
+           'register_model', 'resnet32', 'resnet50', 'vgg11', 'densenet_bc', 'toy_mlp', 'create_model',
+           'pooled_features', 'count_params', 'TorchvisionClassifier', 'check_model']
 
 # %% ../nbs/07_models.ipynb #e28e84d5
 class Classifier(nn.Module):
-    "Base class: an encoder producing `num_features`-d features and a linear head."
+    "Base class, timm's interface: an encoder's feature map (`forward_features`), global average pooling to `num_features`-d features and a linear classifier (`forward_head`)."
     num_features:int
     def forward_features(self, x:Tensor) -> Tensor: raise NotImplementedError
-    def forward_head(self, f:Tensor) -> Tensor: return self.fc(f)
+    def pool(self, x:Tensor) -> Tensor:
+        "Global average pooling of the (B, C, H, W) feature map to (B, C) features."
+        return F.adaptive_avg_pool2d(x, 1).flatten(1)
+    def forward_head(self,
+        x:Tensor,               # the feature map from `forward_features`
+        pre_logits:bool=False,  # True: return the pooled features, before the classifier
+    ) -> Tensor:
+        x = self.pool(x)
+        return x if pre_logits else self.fc(x)
     def forward(self, x:Tensor) -> Tensor: return self.forward_head(self.forward_features(x))
     def get_classifier(self) -> nn.Module:
-        "The classifier: the one linear layer that `forward_head` applies."
+        "The classifier: the one linear layer that maps the pooled features to the logits."
         return self.fc
     def reset_classifier(self, num_classes:int) -> nn.Module:
         "A fresh linear classifier for `num_classes` (SupCon's second stage, coarse-to-fine transfer)."
@@ -65,9 +76,7 @@ class CifarResNet(Classifier):
         self.num_features = cin
         self.fc = nn.Linear(cin, num_classes)
         _init(self)
-    def forward_features(self, x):
-        x = self.layers(F.relu(self.bn1(self.conv1(x))))
-        return F.adaptive_avg_pool2d(x, 1).flatten(1)
+    def forward_features(self, x): return self.layers(F.relu(self.bn1(self.conv1(x))))
 
 # %% ../nbs/07_models.ipynb #27da0d5a
 class Bottleneck(nn.Module):
@@ -98,8 +107,7 @@ class ResNet(Classifier):
         self.num_features = cin
         self.fc = nn.Linear(cin, num_classes)
         _init(self)
-    def forward_features(self, x):
-        return F.adaptive_avg_pool2d(self.layers(F.relu(self.bn1(self.conv1(x)))), 1).flatten(1)
+    def forward_features(self, x): return self.layers(F.relu(self.bn1(self.conv1(x))))
 
 # %% ../nbs/07_models.ipynb #0b231653
 class VGG(Classifier):
@@ -115,7 +123,7 @@ class VGG(Classifier):
         self.num_features = cin
         self.fc = nn.Linear(cin, num_classes)
         _init(self)
-    def forward_features(self, x): return F.adaptive_avg_pool2d(self.features(x), 1).flatten(1)
+    def forward_features(self, x): return self.features(x)
 
 # %% ../nbs/07_models.ipynb #7b4cbfb5
 class _DenseLayer(nn.Module):
@@ -146,7 +154,7 @@ class DenseNetBC(Classifier):
         self.num_features = c
         self.fc = nn.Linear(c, num_classes)
         _init(self)
-    def forward_features(self, x): return F.adaptive_avg_pool2d(self.features(x), 1).flatten(1)
+    def forward_features(self, x): return self.features(x)
 
 # %% ../nbs/07_models.ipynb #99981102
 class ToyMLP(Classifier):
@@ -160,6 +168,7 @@ class ToyMLP(Classifier):
         self.num_features = num_features
         self.fc = nn.Linear(num_features, num_classes)
     def forward_features(self, x): return self.encoder(x)
+    def pool(self, x): return x                 # the hidden vector is already the feature vector
 
 # %% ../nbs/07_models.ipynb #2c4c6e65
 MODELS = Registry('model')
@@ -180,8 +189,64 @@ def densenet_bc(num_classes, in_chans=3): return DenseNetBC(num_classes, 100, 12
 @register_model(title='MLP')
 def toy_mlp(num_classes, in_chans=2, **kw): return ToyMLP(num_classes, in_features=in_chans, **kw)
 
-def create_model(name:str, num_classes:int, **kwargs) -> Classifier:
-    "Build a registered model by name (`in_chans=1` for grey images)."
+def _timm_model(name:str, num_classes:int, in_chans:int=3, **kwargs) -> nn.Module:
+    try: import timm
+    except ImportError:
+        raise ModuleNotFoundError(f"model 'timm:{name}' needs timm, which is not installed: pip install timm, or use one of "
+                                  f"our models ({', '.join(MODELS)}).") from None
+    if not timm.is_model(name): bad_value('model', f'timm:{name}', "'timm:' and the name of one of timm's models", 'see timm.list_models()')
+    return timm.create_model(name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **kwargs)
+
+def create_model(
+    name:str,           # a registered model, or 'timm:<name>' for one of timm's (pretrained=False)
+    num_classes:int,
+    **kwargs,           # for the builder: `in_chans=1` for grey images
+) -> nn.Module:
+    "Build a model by name: one of ours, or one of timm's."
+    if isinstance(name, str) and name.startswith('timm:'): return _timm_model(name[len('timm:'):], num_classes, **kwargs)
+    if not (isinstance(name, str) and name in MODELS): bad_value('model', name, f"one of {', '.join(MODELS)}, or 'timm:<name>' for one of timm's")
     return MODELS[name](num_classes, **kwargs)
 
+def pooled_features(model:nn.Module, x:Tensor) -> Tensor:
+    "The pooled features that the classifier sees (and AMA interpolates), by timm's interface: `forward_head(forward_features(x), pre_logits=True)`."
+    return model.forward_head(model.forward_features(x), pre_logits=True)
+
 def count_params(m:nn.Module) -> int: return sum(p.numel() for p in m.parameters())
+
+# %% ../nbs/07_models.ipynb #5f7a08e3
+class TorchvisionClassifier(nn.Module):
+    "timm's interface for a torchvision classifier that runs its children in order up to `pool`, then flattens and applies the linear layer `head` (ResNet, ResNeXt, Wide ResNet, RegNet)."
+    def __init__(self,
+        model:nn.Module,      # e.g. torchvision.models.resnet18(num_classes=10)
+        head:str='fc',        # the name of its last child, one nn.Linear
+        pool:str='avgpool',   # the name of the pooling child right before it
+    ):
+        super().__init__()
+        names = [n for n, _ in model.named_children()]
+        if names[-2:] != [pool, head] or not isinstance(getattr(model, head), nn.Linear):
+            raise ParameterError(f"{type(model).__name__} has the children {', '.join(names)}, expected a pooling layer {pool!r} and then one "
+                                 f"nn.Linear {head!r} at the end; pass the names of its own (head=..., pool=...), or give the model timm's interface yourself.")
+        self.body = nn.Sequential(OrderedDict((n, m) for n, m in model.named_children() if n not in (pool, head)))
+        self.global_pool, self.fc = getattr(model, pool), getattr(model, head)
+        self.num_features = self.fc.in_features
+    def forward_features(self, x:Tensor) -> Tensor: return self.body(x)
+    def forward_head(self, x:Tensor, pre_logits:bool=False) -> Tensor:
+        x = self.global_pool(x).flatten(1)
+        return x if pre_logits else self.fc(x)
+    def forward(self, x:Tensor) -> Tensor: return self.forward_head(self.forward_features(x))
+    def get_classifier(self) -> nn.Module: return self.fc
+    def reset_classifier(self, num_classes:int) -> nn.Module:
+        p = self.fc.weight
+        self.fc = nn.Linear(self.num_features, num_classes).to(device=p.device, dtype=p.dtype)
+        return self.fc
+
+# %% ../nbs/07_models.ipynb #59970680
+def check_model(model) -> nn.Module:
+    "`model` if it offers timm's interface (`forward_features`, `forward_head(x, pre_logits)`, `get_classifier`, `reset_classifier`, `num_features`), else one sentence saying what to do."
+    need = ('forward_features', 'forward_head', 'get_classifier', 'reset_classifier', 'num_features')
+    missing = [n for n in need if not hasattr(model, n)]
+    if not missing and 'pre_logits' not in inspect.signature(model.forward_head).parameters: missing = ['forward_head(x, pre_logits)']
+    if missing or not isinstance(model, nn.Module):
+        raise ParameterError(f"the model ({type(model).__name__}) lacks {', '.join(missing) or 'nn.Module'} of timm's model interface, which the learner "
+                             "trains through; build it with create_model or timm, or wrap a torchvision classifier in TorchvisionClassifier(model).")
+    return model

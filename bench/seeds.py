@@ -8,7 +8,8 @@ learner's own loop, so that each epoch includes what a real one does (the epoch'
 method's per-epoch update of α):
 
 - **one after another**: each run's `Learner.one_epoch()` in turn, in this process;
-- **stacked**: `ama.together.one_epoch_together` (the N runs' weights stacked, one `torch.func.vmap` step for all),
+- **stacked**: the first run's `Learner.one_epoch()` with the others in lockstep (`ama.together.Lockstep`: the N runs'
+  weights stacked, one `torch.func.vmap` step for all),
   in this process; these two arms take turns, round by round, so that both see the same machine state;
 - **processes**: N processes started together (each with 1/N of this process's CPU threads), each training its
   run for the same rounds after its own warm-up; the wall time from the moment all of them start to the last one's end.
@@ -45,7 +46,7 @@ from ama.experiment import cpu_model
 from timing import Clock              # bench/timing.py
 from ama.data import DataSplits, toy_dataset
 from ama.learner import Learner, TrainConfig
-from ama.together import SeedStack, one_epoch_together
+from ama.together import Lockstep
 
 dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if a.device == 'auto' else a.device)
 cuda = dev.type == 'cuda'
@@ -95,14 +96,14 @@ inproc = [x for x in ('sequential', 'stacked') if x in a.arms]
 if inproc:
     seq = [learner(d, s) for s in range(N)]
     tog = [learner(d, s) for s in range(N)]
-    stack = SeedStack(tog, compile=a.compile)
-    arm = dict(sequential=lambda: [l.one_epoch() for l in seq], stacked=lambda: one_epoch_together(tog, stack))
+    lock = Lockstep(tog, compile=a.compile).attach()
+    arm = dict(sequential=lambda: [l.one_epoch() for l in seq], stacked=lambda: tog[0].one_epoch())
     for _ in range(a.warmup):
         for k in inproc: arm[k]()
     for r in range(a.rounds):
         for k in inproc:
             clock.start(); arm[k](); rounds.setdefault(k, []).append(clock.stop())
-    del seq, tog, stack
+    lock.detach(); del seq, tog, lock
 if 'processes' in a.arms:
     with tempfile.TemporaryDirectory() as tmp:
         threads = max(1, torch.get_num_threads() // N)

@@ -70,7 +70,7 @@ data = DataSplits('synthetic-cifar10-lt', torch.randint(0, 256, (a.epoch_size, 3
 def learner(method):
     cfg = TrainConfig(method=method, batch_size=B, epochs=10**6, eval_every=10**6, lr=0.1, eval_batch_size=a.eval_batch_size, compile=a.compile)
     l = Learner(data, a.model, cfg, device=dev, progress=False)
-    l.model.train(); l.row = {}; l('before_epoch'); l.iter = 0
+    l.begin_epoch(); l.iter = 0
     return l
 
 class Ours:
@@ -112,14 +112,14 @@ class Conventional:
         l = self.l
         x, y = self.next()
         x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-        if l.channels_last: x = x.contiguous(memory_format=torch.channels_last)
+        if l.policy.channels_last: x = x.contiguous(memory_format=torch.channels_last)
         l.batch = Batch(x, x, y)
         l.one_batch()
         l.loss.item()                                  # the per-step loss read of their AverageMeter logging
     def eval_batches(self):
         for x, _ in self.test:
             x = x.to(dev, non_blocking=True)
-            yield x.contiguous(memory_format=torch.channels_last) if self.l.channels_last else x
+            yield x.contiguous(memory_format=torch.channels_last) if self.l.policy.channels_last else x
 
 @torch.no_grad()
 def eval_time(pipe) -> float:

@@ -150,3 +150,22 @@ def test_workers_from_a_script_without_a_main_guard_are_one_sentence(tmp_path):
     script.write_text(script.read_text().replace("Experiment('out'", "if __name__ == '__main__': Experiment('out'"))
     r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
+
+@pytest.mark.parametrize('other', [dict(seed=1), dict(method='orig')], ids=['another seed', 'another method'])
+def test_a_checkpoint_from_another_run_is_refused_in_one_sentence_and_leaves_no_lock(tmp_path, other):
+    "A checkpoint copied from another run's folder (another seed: it resumed silently; another method: KeyError 'sched') names both runs."
+    import shutil
+    from ama.data import load_dataset
+    from ama.learner import fit
+    toy = load_dataset('toy')
+    cfg = dict(method='ama', epochs=2, clip_grad=1.0)
+    fit(toy, 'toy_mlp', TrainConfig(**cfg), run_dir=tmp_path / 'a', device='cpu', stop_after=1)
+    fit(toy, 'toy_mlp', TrainConfig(**{**cfg, **other}), run_dir=tmp_path / 'b', device='cpu', stop_after=1)
+    shutil.copy(tmp_path / 'a' / 'checkpoint.pt', tmp_path / 'b' / 'checkpoint.pt')
+    with pytest.raises(DamagedRunError) as e:
+        fit(toy, 'toy_mlp', TrainConfig(**{**cfg, **other}), run_dir=tmp_path / 'b', device='cpu')
+    msg = str(e.value)
+    assert f"'{tmp_path / 'b' / 'checkpoint.pt'}' belongs to another run (" in msg and 'not to this one (' in msg and '\n' not in msg
+    key = next(iter(other))
+    assert f"{key}={cfg.get(key, 0)!r}" in msg and f"{key}={other[key]!r}" in msg
+    assert not (tmp_path / 'b' / '.lock').exists()             # released on the error path
