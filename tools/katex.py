@@ -1,8 +1,9 @@
 """KaTeX, the library that typesets the docs' equations, fetched from the npm registry when the docs are built.
 
 Quarto (`nbs/_quarto.yml`: `html-math-method: katex`, `url: katex/`) points every page at `katex/` beside it, and
-`tools/render_docs.py` copies the files below into the site, so that `_docs/` shows its equations without a network
-and a hosted copy of it needs no CDN either. The repository does not carry KaTeX: `ensure()` runs `npm pack` for the
+runs this script before every full render (`pre-render: ../tools/katex.py katex`) to put the files below into the
+Quarto project, whence they go into the site: `_docs/` shows its equations without a network, and a hosted copy of it
+needs no CDN either. The repository does not carry KaTeX: `ensure()` runs `npm pack` for the
 pinned version once, checks the tarball against the pinned SHA-512, and keeps the files it needs (`katex.min.js`,
 `katex.min.css`, `fonts/`, `LICENSE`) in `_katex/katex-VERSION/`, or under `$AMA_KATEX_DIR` when that is set (CI keeps
 it in its cache folder). npm's own cache makes a second fetch work offline.

@@ -3,11 +3,10 @@
 `nbdev-docs` runs Quarto with its output captured and shows it only when Quarto fails, so a warning (a link Quarto
 cannot resolve, a bad option, math it cannot convert) passes unseen. This runs the same `nbdev_docs`, keeps what
 Quarto prints, saves it to `_proc/quarto-render.log`, and exits 1 when any of it is a warning or an error.
-It also puts KaTeX (`tools/katex.py`: fetched from npm once, not part of the repository) into the Quarto project
-before Quarto renders, so that every page's equations are typeset from `_docs/katex/`, without a network.
+It fetches KaTeX first (`tools/katex.py`, which Quarto's pre-render step then copies into the site), so that a
+missing npm stops it with one sentence, and checks that every page's equations will be typeset from `_docs/katex/`.
 `make docs` runs it; so does `tests/test_docs.py` when `_docs/` is missing or older than the notebooks.
-`--preview` serves the site instead (`nbdev-preview`, with KaTeX in place): `make preview`.
-Usage: python tools/render_docs.py [--workers N] [--preview]   (N Quarto workers; 1, the default, is as fast on two cores)
+Usage: python tools/render_docs.py [--workers N]   (N Quarto workers; 1, the default, is as fast on two cores)
 """
 import argparse, re, shutil, subprocess, sys, time
 from pathlib import Path
@@ -25,20 +24,12 @@ ANSI = re.compile(r'\x1b\[[0-9;]*m')
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--workers', type=int, default=1, help='Quarto workers (nbdev-docs --n_workers)')
-    ap.add_argument('--preview', action='store_true', help='serve the site and re-render on changes (nbdev-preview)')
     args = ap.parse_args(argv)
     if not shutil.which('quarto'): print(NO_QUARTO, file=sys.stderr); return 2
     try: katex.ensure()
     except katex.KatexError as e: print(f'docs: {e}', file=sys.stderr); return 2
-    import nbdev.quarto_render as qr, nbdev.quarto as nq
-    from nbdev.quarto import nbdev_docs, nbdev_preview
-    _proc_nbs = nq.proc_nbs
-    def proc_nbs(*a, **kw):     # nbdev stages the notebooks in _proc/, the Quarto project: put KaTeX beside them
-        cache = _proc_nbs(*a, **kw)
-        katex.copy_to(Path(cache)/'katex')   # `resources: [katex/]` in _quarto.yml copies it into the site
-        return cache
-    nq.proc_nbs = proc_nbs
-    if args.preview: nbdev_preview.__wrapped__(n_workers=args.workers); return 0
+    import nbdev.quarto_render as qr
+    from nbdev.quarto import nbdev_docs
     if not hasattr(qr, '_quarto'):
         print('tools/render_docs.py: this nbdev has no nbdev.quarto_render._quarto to watch Quarto through; '
               'update this script for it.', file=sys.stderr); return 2
@@ -63,7 +54,8 @@ def main(argv=None):
         return 1
     if not (ROOT/'_docs'/'katex'/'katex.min.js').is_file():
         print('docs: _docs/katex/katex.min.js is missing, so no equation would render: Quarto did not copy KaTeX into '
-              'the site (nbs/_quarto.yml lists katex/ under project: resources).', file=sys.stderr)
+              'the site (nbs/_quarto.yml runs tools/katex.py before rendering and lists katex/ under project: '
+              'resources).', file=sys.stderr)
         return 1
     print(f'docs: rendered {len(pages)} pages into _docs/ in {time.time() - t0:.0f} s, without a warning '
           f'(Quarto log: {log.relative_to(ROOT)}). Open _docs/index.html, or run `make preview`.')
