@@ -4,8 +4,8 @@ Renders the site with `tools/render_docs.py` (which fails on any Quarto warning)
 everything in `nbs/`, serves `_docs/` on 127.0.0.1, and opens every page in Chromium through the DevTools protocol
 (over a pipe: no extra package), with no network beyond that server. Each page is read after its scripts have run,
 as a reader sees it: equations typeset by KaTeX, no TeX left in the text (checked to fail when KaTeX cannot load).
-Screenshots of the home and toy pages and of the method page with the most equations go to `out/docs-test/` (or
-`$AMA_DOCS_OUT`).
+Screenshots of the home, toy and results pages and of the method page with the most equations go to
+`out/docs-test/` (or `$AMA_DOCS_OUT`).
 Without `quarto` or `chromium` on PATH these tests skip; CI sets `AMA_DOCS_REQUIRED=1`, which makes that a failure.
 """
 import fcntl, functools, http.server, json, os, re, select, shutil, subprocess, sys, tempfile, threading, time
