@@ -49,9 +49,11 @@ demo: install
 
 # The documentation site (Quarto): `make docs` renders every notebook into _docs/ with nbdev-docs and fails on any
 # Quarto warning (tools/render_docs.py); `make preview` serves it and re-renders a page when its notebook changes;
-# `make docstest` opens the rendered pages in headless Chromium (tests/test_docs.py). Quarto must be on PATH.
+# `make docstest` opens the rendered pages in headless Chromium (tests/test_docs.py). Quarto must be on PATH, and npm:
+# the equations are typeset by KaTeX, fetched from the npm registry once (tools/katex.py, into _katex/) and copied into
+# the site by Quarto's pre-render step (nbs/_quarto.yml).
 .PHONY: docs preview docstest
-QUARTO_HELP := make docs needs Quarto on PATH: install it from https://quarto.org/docs/get-started/ (or, with this repository's shared/ folder beside it, run bash ../shared/tools/quarto/install.sh DEST and add DEST/bin to PATH).
+QUARTO_HELP := make docs needs Quarto on PATH: install it from https://quarto.org/docs/get-started/
 
 docs: install
 	@command -v quarto >/dev/null || { echo "$(QUARTO_HELP)"; exit 1; }

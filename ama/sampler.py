@@ -18,7 +18,7 @@ def _check_labels(labels:Tensor):
         raise ValueError(f"labels has shape {tuple(labels.shape)} and dtype {labels.dtype}, expected a 1-d integer tensor of class ids.")
 
 def _batch_stats(labels:Tensor):
-    "Same-class matrix, N_{c_i} per sample, and C_B (as a 0-d tensor), all without host synchronisation."
+    "Same-class matrix, each sample's class count N_c, and C_B (as a 0-d tensor), all without host synchronisation."
     _check_labels(labels)
     same = labels[:, None] == labels[None, :]
     n_c = same.sum(1)
@@ -28,7 +28,7 @@ def _batch_stats(labels:Tensor):
 def class_unbiased_probs(
     labels:Tensor,  # (B,) integer class labels of the mini-batch
 ) -> Tensor:        # (B,) probabilities, summing to 1
-    "Eq. 5: the probability 1/(C_B · N_{c_i}) of drawing each sample of the mini-batch."
+    "Eq. 5: the probability 1/(C_B · N_c) of drawing each sample of the mini-batch (C_B classes in it, N_c samples of its class)."
     same, n_c, c_b = _batch_stats(labels)
     return 1.0 / (c_b * n_c).to(torch.float32)
 

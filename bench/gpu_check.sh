@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Every check of issue 14 that needs a GPU, in one command, for a session that is lent one (the steps' limits add up to 520 s).
+# Every benchmark and check that needs a GPU, in one command (each step under its own time limit; 520 s at most in all).
 #
-#   bash tools/gpu_wheels.sh                                  # here, once: fastcore's wheel into .whl/
-#   device tool: run  command="bash bench/gpu_check.sh"  carry=[".whl"]  timeout_s=600
+#   bash bench/gpu_check.sh                 # on the GPU machine; OUT=DIR puts the results there (default out/gpu-check)
 #
-# On the GPU machine it uses that machine's python3 (which holds torch) with this checkout on PYTHONPATH, installs
-# fastcore from .whl/ if it is missing, and runs, each step under its own time limit, most important first:
+# It uses that machine's python3 (which holds torch) with this checkout on PYTHONPATH. Without network access and
+# without fastcore there, run `bash tools/gpu_wheels.sh` first where pip reaches PyPI (fastcore's wheel into .whl/) and
+# copy .whl/ along with the checkout: it installs fastcore from there. It runs, most important first:
 #   throughput  bench/throughput.py: ResNet-32 at batch 256, ours against the conventional pipeline, ama / orig
 #   seeds       bench/seeds.py: three seeds one after another, stacked in one process, three processes side by side
 #   fullrun     bench/full_run.py: one whole 400-epoch CIFAR-10-LT run (§4.3 recipe, AMA), evaluation included
 #               (stopped after 100 s if slower, the whole run projected from the epochs done)
 #   flagged     tools/run_flagged.py --flags "slow cuda": the notebooks' cuda- and slow-flagged cells
 #   compile     bench/throughput.py --compile; graphs: --compile reduce-overhead (CUDA graphs)
-# STEPS="seeds flagged" runs only those. The JSON files and the log (gpu-check.log) land in $OUT, which the device
-# tool brings back (out/gpu-check/ elsewhere); copy the JSON files into bench/ and record them in bench/RESULTS.md.
+# STEPS="seeds flagged" runs only those. The JSON files and the log (gpu-check.log) land in $OUT (default
+# out/gpu-check/); copy the JSON files into bench/ and record them in bench/RESULTS.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/gpu-check}; mkdir -p "$OUT"
@@ -22,7 +22,7 @@ STEPS=${STEPS-throughput seeds fullrun flagged compile graphs}
 log=$OUT/gpu-check.log
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 if ! $PY -c 'import fastcore' 2>/dev/null; then
-  ls .whl/*.whl >/dev/null 2>&1 || { echo "fastcore is missing here and .whl/ holds no wheel: run bash tools/gpu_wheels.sh where pip reaches PyPI, and carry .whl"; exit 2; }
+  ls .whl/*.whl >/dev/null 2>&1 || { echo "fastcore is missing here and .whl/ holds no wheel: run bash tools/gpu_wheels.sh where pip reaches PyPI, and copy .whl/ here"; exit 2; }
   $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=$PYTHONPATH:/tmp/site
 fi
 status=0

@@ -2,7 +2,10 @@
 
 Renders the site with `tools/render_docs.py` (which fails on any Quarto warning) unless `_docs/` is newer than
 everything in `nbs/`, serves `_docs/` on 127.0.0.1, and opens every page in Chromium through the DevTools protocol
-(over a pipe: no extra package). Screenshots of the home and toy pages go to `out/docs-test/` (or `$AMA_DOCS_OUT`).
+(over a pipe: no extra package), with no network beyond that server. Each page is read after its scripts have run,
+as a reader sees it: equations typeset by KaTeX, no TeX left in the text (checked to fail when KaTeX cannot load).
+Screenshots of the home, toy and results pages and of the method page with the most equations go to
+`out/docs-test/` (or `$AMA_DOCS_OUT`).
 Without `quarto` or `chromium` on PATH these tests skip; CI sets `AMA_DOCS_REQUIRED=1`, which makes that a failure.
 """
 import fcntl, functools, http.server, json, os, re, select, shutil, subprocess, sys, tempfile, threading, time
@@ -16,6 +19,7 @@ OUT = Path(os.environ.get('AMA_DOCS_OUT') or ROOT/'out'/'docs-test')
 REQUIRED = os.environ.get('AMA_DOCS_REQUIRED') == '1'
 NOTEBOOKS = sorted(p for p in NBS.glob('*.ipynb') if not p.name.startswith(('_', '.')))
 FIGURE_PAGES = ('10_toy', '80_results')     # notebooks whose figures must all load (those of them that exist)
+METHOD = re.compile(r'0\d')                   # the method pages: notebooks 00..09 (and 08a, 09a, ...), by number prefix
 
 def page_of(nb):
     "The page nbdev renders notebook `nb` to: its name without the number prefix (nbdev's `nbpath2html`)."
@@ -138,6 +142,49 @@ PAGE_JS = r"""(async () => {
   };
 })()"""
 
+# The equations as a reader sees them, read once the page's fonts have loaded (KaTeX typesets on DOMContentLoaded).
+# raw: TeX in the visible text outside code (delimiters, a command such as \mathbf, a sub- or superscript group);
+# unrendered: pandoc's math spans that hold no typeset math; errors: KaTeX's (or MathJax's) error elements.
+MATH_JS = r"""(async () => {
+  await Promise.race([document.fonts.ready, new Promise(r => setTimeout(r, 15000))]);
+  const RAW = /\$\$|\\[\[\]()]|\\[A-Za-z]{2,}|[_^]\{|\$[^$\s](?:[^$\n]*[^$\s])?\$/;
+  const skip = 'script, style, noscript, textarea, pre, code, .katex, .katex-error, mjx-container, #quarto-search-results';
+  const raw = [], walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n; (n = walk.nextNode()); ) {
+    const el = n.parentElement, m = n.data.match(RAW);
+    if (!m || !el || el.closest(skip) || !el.checkVisibility()) continue;
+    raw.push(n.data.slice(Math.max(0, m.index - 40), m.index + 60).replace(/\s+/g, ' ').trim());
+  }
+  const spans = [...document.querySelectorAll('span.math')];
+  return {
+    raw,
+    spans: spans.length,
+    rendered: document.querySelectorAll('.katex, mjx-container').length,
+    unrendered: spans.filter(s => !s.querySelector('.katex, .katex-error, mjx-container')).map(s => s.textContent.slice(0, 80)),
+    errors: [...document.querySelectorAll('.katex-error, merror, mjx-merror')]
+              .map(e => `${e.getAttribute('title') || 'error'}: ${e.textContent.slice(0, 80)}`),
+    fonts: [...new Set([...document.fonts].filter(f => f.status === 'error').map(f => f.family))],
+  };
+})()"""
+
+# TeX in a notebook's markdown: $...$ or $$...$$ outside code (what pandoc turns into math)
+TEX = re.compile(r'\$\$.+?\$\$|\$[^$\s`](?:[^$\n`]*[^$\s`])?\$', re.S)
+CODE = re.compile(r'```.*?```|`[^`\n]*`', re.S)
+
+def has_tex(nb):
+    "Whether notebook `nb`'s markdown holds an equation."
+    cells = json.loads(Path(nb).read_text())['cells']
+    return any(TEX.search(CODE.sub('', ''.join(c['source']))) for c in cells if c['cell_type'] == 'markdown')
+
+def math_problems(name, m, tex):
+    "What is wrong with the equations of page `name`, from `MATH_JS`'s reading `m`; `tex`: its notebook has equations."
+    out = [f'{name}: TeX shown as text: {r!r}' for r in m['raw']]
+    out += [f'{name}: an equation not typeset: {u!r}' for u in m['unrendered']]
+    out += [f'{name}: KaTeX could not typeset an equation: {e}' for e in m['errors']]
+    if m['fonts']: out.append(f'{name}: the math fonts did not load: {m["fonts"]}')
+    if tex and not m['rendered']: out.append(f'{name}: its notebook has equations, and the page shows no typeset math')
+    return out
+
 @pytest.fixture(scope='module')
 def site():
     "`_docs/`, rendered now if it is missing or older than anything in `nbs/`."
@@ -171,14 +218,25 @@ def browser():
 
 @pytest.fixture(scope='module')
 def pages(site, server, browser):
-    "What the reader sees on every page of the site, by file name; screenshots of the home and toy pages."
-    seen = {}
+    """What the reader sees on every page of the site, by file name; screenshots of the home, toy and results pages
+    and of the method page with the most equations."""
+    seen, shots = {}, ('index.html', page_of('10_toy.ipynb'), page_of('80_results.ipynb'), math_page())
     for html in sorted(site.glob('*.html')):
         browser.open(server + html.name)
         seen[html.name] = browser.eval(PAGE_JS)
-        if html.name in ('index.html', page_of('10_toy.ipynb'), page_of('80_results.ipynb')):
+        seen[html.name]['math'] = browser.eval(MATH_JS)
+        if html.name in shots:
             browser.screenshot(OUT/('home.png' if html.name == 'index.html' else html.name.replace('.html', '.png')))
     return seen
+
+def math_page():
+    "The method page with the most equations in its notebook (the one the math checks and the screenshot use)."
+    counts = {nb: sum(len(TEX.findall(CODE.sub('', ''.join(c['source']))))
+                      for c in json.loads(nb.read_text())['cells'] if c['cell_type'] == 'markdown')
+              for nb in NOTEBOOKS if METHOD.match(nb.name)}
+    nb = max(counts, key=counts.get, default=None)
+    if not nb or not counts[nb]: pytest.fail(f'no method notebook (00-09) in {NBS} has an equation')
+    return page_of(nb)
 
 def test_every_notebook_has_its_page(site, pages):
     assert NOTEBOOKS, f'no notebooks in {NBS}'
@@ -254,8 +312,59 @@ def test_no_traceback_or_warning_in_outputs(pages):
         bad += [f'{name}: {m.group(0)!r} in an output: {o[:300]}' for o in p['outputs'] if (m := TRACEBACK.search(o))]
     assert not bad, '\n'.join(bad)
 
+def test_method_pages_show_typeset_equations(pages):
+    "Every method page (notebooks 00-09) shows its equations typeset: no TeX as text, no KaTeX error, none left raw."
+    method = [nb for nb in NOTEBOOKS if METHOD.match(nb.name)]
+    assert method, f'no method notebooks (00-09) in {NBS}'
+    assert any(has_tex(nb) for nb in method), 'no method notebook has an equation: the check below would prove nothing'
+    bad = [p for nb in method for p in math_problems(page_of(nb), pages[page_of(nb)]['math'], has_tex(nb))]
+    assert not bad, 'equations as a reader sees them:\n  ' + '\n  '.join(bad)
+
+def test_no_page_shows_tex(pages):
+    "No other page (home, experiments, results) shows TeX as text or a KaTeX error either."
+    bad = []
+    for nb in NOTEBOOKS:
+        if METHOD.match(nb.name) or page_of(nb) not in pages: continue
+        bad += math_problems(page_of(nb), pages[page_of(nb)]['math'], has_tex(nb))
+    assert not bad, 'equations as a reader sees them:\n  ' + '\n  '.join(bad)
+
+def test_math_check_fails_without_katex(pages, server, browser):
+    "The check above, on a method page whose KaTeX cannot load (blocked in Chromium), reports it."
+    page = math_page()
+    browser.send('Network.enable', session=True)
+    browser.send('Network.setCacheDisabled', session=True, cacheDisabled=True)
+    browser.send('Network.setBlockedURLs', session=True, urls=['*/katex/*'])
+    try:
+        browser.open(server + page)
+        assert browser.eval('typeof katex') == 'undefined', 'KaTeX loaded although it was blocked'
+        m = browser.eval(MATH_JS)
+    finally:
+        browser.send('Network.setBlockedURLs', session=True, urls=[])
+        browser.send('Network.disable', session=True)
+    bad = math_problems(page, m, True)
+    assert m['spans'] and len(m['unrendered']) == m['spans'], m
+    assert any('shows no typeset math' in b for b in bad) and any('TeX shown as text' in b for b in bad), bad
+    # ... and the page with KaTeX reads clean, so the difference is KaTeX
+    assert not math_problems(page, pages[page]['math'], True)
+
+def test_math_check_catches_tex_errors(server, browser):
+    "A KaTeX error, an equation left as TeX, and dollar-delimited TeX in the text, added to a good page, are reported."
+    page = math_page()
+    browser.open(server + page)
+    browser.eval(r"""(() => {
+      const main = document.querySelector('main') || document.body, add = html => main.insertAdjacentHTML('beforeend', html);
+      add('<p id="t1">$$x^2$$ in a paragraph</p><p><span class="math inline">\\alpha_i</span></p><p><span id="t3"></span></p>');
+      katex.render('\\frac{1}{', document.getElementById('t3'), {throwOnError: false});
+    })()""")
+    bad = '\n'.join(math_problems(page, browser.eval(MATH_JS), True))
+    assert "TeX shown as text: '$$x^2$$ in a paragraph'" in bad, bad
+    assert 'an equation not typeset: ' + repr('\\alpha_i') in bad, bad
+    assert 'KaTeX could not typeset an equation: ParseError' in bad, bad
+
 def test_screenshots(pages):
-    for name in ['home.png'] + [page_of(nb).replace('.html', '.png') for nb in FIGURE_PAGES if (NBS/f'{nb}.ipynb').exists()]:
+    shots = ['home.png', math_page().replace('.html', '.png')]
+    shots += [page_of(nb).replace('.html', '.png') for nb in FIGURE_PAGES if (NBS/f'{nb}.ipynb').exists()]
+    for name in shots:
         f = OUT/name
         assert f.exists() and f.stat().st_size > 10_000, f'no screenshot {f}'
         w, h = int.from_bytes(f.read_bytes()[16:20], 'big'), int.from_bytes(f.read_bytes()[20:24], 'big')
