@@ -20,9 +20,9 @@ from .checkpoint import run_folder
 from .together import fit_together
 
 # %% auto #0
-__all__ = ['NAMED_FIELDS', 'cpu_model', 'device_name', 'environment', 'environment_line', 'identity', 'RunSpec', 'grid',
-           'Experiment', 'incomplete_sentence', 'write_json_text', 'seed_groups', 'summarize', 'summarize_records',
-           'nested', 'parse_shard', 'shard_specs']
+__all__ = ['NAMED_FIELDS', 'cpu_model', 'device_name', 'environment', 'environment_line', 'identity', 'RunSpec', 'run_curves',
+           'grid', 'Experiment', 'incomplete_sentence', 'write_json_text', 'seed_groups', 'summarize',
+           'summarize_records', 'nested', 'parse_shard', 'shard_specs']
 
 # %% ../nbs/09_experiment.ipynb #cc65ff1d
 def _version(pkg):
@@ -127,6 +127,23 @@ class RunSpec:
                 f"-{self.model}-{c.method}{opts}-seed{c.seed}-{digest}")
 
 def _short(v): return f'{v:g}' if isinstance(v, float) else str(v)
+
+def run_curves(run_dir, train_counts=None) -> dict:
+    """A run's course, epoch by epoch, from its log.csv: stage, α (AMA's methods), training and test accuracy, and the
+    test accuracy of the many-, medium- and few-shot classes (by `train_counts`, in the epochs that evaluated)."""
+    import csv
+    from ama.metrics import shot_accuracies
+    p = Path(run_dir) / 'log.csv'
+    rows = list(csv.DictReader(p.open())) if p.is_file() else []
+    num = lambda v: float(v) if v not in (None, '', 'None') else None
+    out = dict(epoch=[int(r['epoch']) for r in rows], stage=[r.get('stage') for r in rows], alpha=[num(r.get('alpha')) for r in rows],
+               train_acc=[num(r.get('train_acc')) for r in rows], test_acc=[num(r.get('test_acc')) for r in rows], many=[], medium=[], few=[])
+    for r in rows:
+        pc = json.loads(r['test_per_class']) if r.get('test_per_class') not in (None, '', 'None') else None
+        shots = (shot_accuracies(torch.tensor(pc), torch.tensor(train_counts)) if pc is not None and train_counts is not None
+                 and len(pc) == len(train_counts) else dict(many=None, medium=None, few=None))
+        for k in ('many', 'medium', 'few'): out[k].append(shots[k])
+    return out
 
 def grid(dataset='toy', model='toy_mlp', imb=None, data_seed=0, **config) -> list[RunSpec]:
     "Run specs for every combination of the values given as lists (any field of RunSpec or TrainConfig; `options` a dict or a list of dicts)."

@@ -76,12 +76,13 @@ class DivergenceStop(Callback):
                                f"lower the learning rate (lr={st.lr}), or clip the gradients (clip_grad), or check the data.")
 
 class Evaluate(Callback):
-    "Test accuracy every `every` epochs and at the end of each stage (None in the other rows)."
+    "Test accuracy, and each class's, every `every` epochs and at the end of each stage (None in the other rows)."
     order = 20
     def __init__(self, every:int=1): self.every = every
     def after_epoch(self, learn):
         due = learn.epoch_in_stage == learn.stage.epochs or learn.epoch % self.every == 0
-        learn.row['test_acc'] = learn.procs.on_rank0(learn.test_accuracy) if due else None    # rank 0 evaluates, the others wait
+        acc, per_class = learn.procs.on_rank0(learn.test_accuracies) if due else (None, None)    # rank 0 evaluates, the others wait
+        learn.row.update(test_acc=acc, test_per_class=per_class)
 
 class Recorder(Callback):
     "The epoch's wall time, then the finished row into `learn.history`."
@@ -278,8 +279,17 @@ def predict(self:Learner, dl=None):
 
 @patch
 def test_accuracy(self:Learner) -> float:
+    return self.test_accuracies()[0]
+
+@patch
+def test_accuracies(self:Learner) -> tuple[float, list]:
+    "Test accuracy, and each class's (read in one transfer): what the log records each time it evaluates."
     logits, _, y = self.predict()
-    return (logits.argmax(1) == y).float().mean().item()
+    hit = (logits.argmax(1) == y).float()
+    C = logits.shape[1]
+    per_class = torch.zeros(C, device=hit.device, dtype=hit.dtype).index_add_(0, y, hit) / torch.bincount(y, minlength=C).clamp_min(1)
+    out = torch.cat([hit.mean()[None], per_class]).tolist()
+    return out[0], out[1:]
 
 @patch
 def final_metrics(self:Learner) -> dict:

@@ -15,13 +15,14 @@ from .core import (Registry, ParameterError, bad_value, check_bool, check_device
 from .data import DATASETS, load_dataset
 from .models import MODELS
 from .learner import METHODS, TrainConfig
-from .experiment import Experiment, RunSpec, environment_line, incomplete_sentence, nested, summarize_records
+from .experiment import Experiment, RunSpec, environment_line, incomplete_sentence, nested, run_curves, summarize_records
 from .recipes import ABLATION, TABLE4_METHODS, TASKS, is_full_length, recipe
 from .tables import ds_title, lt_col, standin_runs_note, TABLE_LEGEND
 
 # %% auto #0
-__all__ = ['PARAMS', 'EXECUTION', 'COMMON', 'SECTIONS', 'TOY_PARAMS', 'TOY_CHECKS', 'with_betas', 'Section', 'register_section',
-           'task_grid', 'toy_spec', 'toy_grid', 'describe_data', 'IncompleteExperiment', 'SectionRun', 'setup']
+__all__ = ['PARAMS', 'EXECUTION', 'COMMON', 'SECTIONS', 'TOY_PARAMS', 'TOY_CHECKS', 'show', 'with_betas', 'Section',
+           'register_section', 'task_grid', 'toy_spec', 'toy_grid', 'describe_data', 'IncompleteExperiment',
+           'SectionRun', 'setup']
 
 # %% ../nbs/09d_sections.ipynb #d9d00007
 def _optional(check):
@@ -55,7 +56,7 @@ COMMON = ('dataset', 'data_root', 'download', 'model', 'methods', 'seeds', 'epoc
           'linear_lr', 'device', 'stack_seeds', 'workers', 'out_dir', 'overwrite')
 
 # %% ../nbs/09d_sections.ipynb #d9d00009
-def _show(md:str):
+def show(md:str):
     "Show markdown in a notebook, print it elsewhere."
     ip = sys.modules.get('IPython')
     if ip is not None and getattr(ip, 'get_ipython', lambda: None)() is not None:
@@ -229,7 +230,10 @@ class SectionRun:
         full = self.section.full_length or (lambda r, p: is_full_length(r))
         rs = []
         for s in self.specs:
-            if s.name in self.exp.records: rs.append(self.exp.records[s.name])
+            if s.name in self.exp.records:
+                r = self.exp.records[s.name]
+                if 'curves' not in r: r['curves'] = run_curves(self.out / 'runs' / s.name, r.get('train_counts'))   # the run's course, for the figures that explain it
+                rs.append(r)
             elif s.name in self.exp.failed: rs.append(dict(**s.fields(), run=s.name, failed=self.exp.failed[s.name], test_acc=None))
         for r in rs: r['full_length'] = full(r, self.p)
         return rs
@@ -255,7 +259,7 @@ class SectionRun:
         failed = [r['failed'] for r in self.records if r.get('failed')]
         if failed and note: md += '\n\n' + '\n'.join(f"✗ {f}" for f in failed)
         self.exp.write_text(f'{name}.md', md + '\n')
-        _show((standin_runs_note(self.records) + '\n\n' if note else '') + md + (f"\n\n*{TABLE_LEGEND}*" if legend else ''))
+        show((standin_runs_note(self.records) + '\n\n' if note else '') + md + (f"\n\n*{TABLE_LEGEND}*" if legend else ''))
         return md
 
     def figure(self, name:str, fig):
@@ -265,12 +269,12 @@ class SectionRun:
     def report(self, lines=(), claims:dict|None=None, summary:dict|None=None, **extra) -> dict:
         "Show what the run shows (`lines`, and that stand-in numbers say nothing about the paper), write results.json, show where the numbers came from."
         lines = list(lines) + ([] if self.full else ["These are stand-in numbers: they say nothing about the paper's claim."])
-        if lines: _show('\n'.join('- ' + l for l in lines))
+        if lines: show('\n'.join('- ' + l for l in lines))
         if summary is None: summary = nested(summarize_records(self.records, self.section.summary, self.section.by))
         res = self.exp.finish(summary, extra=dict(section=self.section.key, full_length=self.full, claims=claims or {}, claims_text=lines, **extra))
-        _show(environment_line(res['environment'], res['wall_time_s']))
+        show(environment_line(res['environment'], res['wall_time_s']))
         if not res['complete']:
-            _show('\n'.join(f"- **Failed**: {f}" for f in res['failed']) + ('\n' if res['failed'] else '')
+            show('\n'.join(f"- **Failed**: {f}" for f in res['failed']) + ('\n' if res['failed'] else '')
                   + '\n'.join(f"- **Missing**: {m} did not finish here." for m in res['missing']))
             raise IncompleteExperiment(f"{self.exp.out / 'results.json'} is not written: {incomplete_sentence(res['missing'], res['failed'])} "
                                        f"What finished is in {self.exp.out / 'results.partial.json'}; run the same command again to train what is missing.")
@@ -293,5 +297,5 @@ def setup(section:str, log=print, **params) -> SectionRun:
     exp = Experiment(p.out_dir, sec.identity(p), overwrite=p.overwrite, data_root=getattr(p, 'data_root', 'data'), device=p.device, log=log)
     exp._data.update(data)
     run = SectionRun(sec, p, exp, groups, data)
-    if sec.tasks: _show(describe_data({k[:2]: d for k, d in data.items()}, coarse='coarse2fine' in p.tasks) + '\n\n' + standin_runs_note(run.specs))
+    if sec.tasks: show(describe_data({k[:2]: d for k, d in data.items()}, coarse='coarse2fine' in p.tasks) + '\n\n' + standin_runs_note(run.specs))
     return run

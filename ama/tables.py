@@ -19,8 +19,8 @@ from .paper import PAPER_TABLE4, PAPER_TABLE6, CE_BASELINE_LT, CE_BASELINE_SOURC
 __all__ = ['VARIANT_TITLE', 'TABLE_LEGEND', 'PAPER4', 'PAPER6', 'mean_std_table', 'grid_table', 'title_of', 'ds_title',
            'model_title', 'lt_col', 'setting_of', 'setting_label', 'method_of', 'method_label', 'variant_of',
            'variant_label', 'accuracy', 'error', 'standin_runs_note', 'table3', 'table1', 'results_table', 'table2',
-           'table4', 'table5', 'table6', 'table7', 'plot_results', 'best_rows', 'load_results', 'provenance',
-           'partial_note', 'runs_of']
+           'table4', 'table5', 'table6', 'table7', 'plot_results', 'plot_curves', 'curve_lines', 'best_rows',
+           'load_results', 'provenance', 'partial_note', 'runs_of']
 
 # %% ../nbs/09c_tables.ipynb #85d00e25
 def _cell(s, f, digits):
@@ -178,6 +178,51 @@ def plot_results(runs:list[dict], row, col, value=accuracy, row_label=str, col_l
     if title: fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+def plot_curves(runs:list[dict], row, col, row_label=str, col_label=str, group:str='few', title:str=''):
+    """What the tables cannot show: the course of training. Per column (a setting), above: α over the epochs of the rows
+    that have one (AMA's methods); below: the test accuracy of the `group` classes ('few': fewer than 20 training images)
+    over the epochs, each row the mean over its seeds (the seeds as thin lines)."""
+    import matplotlib.pyplot as plt, numpy as np
+    runs = [r for r in runs if not r.get('failed') and r.get('curves')]
+    cols = list(dict.fromkeys(col(r) for r in runs))
+    fig, axs = plt.subplots(2, max(1, len(cols)), figsize=(4.4 * max(1, len(cols)), 5.6), squeeze=False, sharex='col')
+    for j, c in enumerate(cols):
+        rows = list(dict.fromkeys(row(r) for r in runs if col(r) == c))
+        for i, rk in enumerate(rows):
+            rs = [r for r in runs if (row(r), col(r)) == (rk, c)]
+            for ax, key in ((axs[0, j], 'alpha'), (axs[1, j], group)):
+                ys = [[np.nan if v is None else (v if key == 'alpha' else 100 * v) for v in r['curves'][key]] for r in rs]
+                n = min(len(y) for y in ys)
+                if n == 0 or all(np.isnan(y[:n]).all() for y in map(np.array, ys)): continue
+                Y = np.array([y[:n] for y in ys], dtype=float)
+                x = np.array(rs[0]['curves']['epoch'][:n])
+                ok = ~np.isnan(Y).all(0)
+                for y in Y: ax.plot(x[ok], y[ok], color=f'C{i % 10}', lw=0.6, alpha=0.35)
+                ax.plot(x[ok], np.nanmean(Y[:, ok], 0), color=f'C{i % 10}', lw=1.8, label=row_label(rk))
+        axs[0, j].set_title(col_label(c), fontsize=9); axs[0, j].set_ylabel('α (Eq. 6)', fontsize=8)
+        axs[1, j].set_ylabel(f'{group}-shot test accuracy (%)', fontsize=8); axs[1, j].set_xlabel('epoch', fontsize=8)
+        axs[1, j].legend(fontsize=7)
+    if title: fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+def curve_lines(runs:list[dict], row, col, row_label=str, col_label=str, group:str='few') -> list[str]:
+    "What the curves show, in words: per setting, each row's α at the end and its `group`-shot test accuracy at its best and at the end (means over seeds)."
+    import numpy as np
+    runs, out = [r for r in runs if not r.get('failed') and r.get('curves')], []
+    for c in dict.fromkeys(col(r) for r in runs):
+        parts = []
+        for rk in dict.fromkeys(row(r) for r in runs if col(r) == c):
+            rs = [r for r in runs if (row(r), col(r)) == (rk, c)]
+            g = [[v for v in r['curves'][group] if v is not None] for r in rs]
+            if not all(g): continue
+            best, last = np.mean([max(x) for x in g]), np.mean([x[-1] for x in g])
+            a = [[v for v in r['curves']['alpha'] if v is not None] for r in rs]
+            parts.append(f"{row_label(rk)}: {group}-shot {100 * best:.1f}% at best, {100 * last:.1f}% at the end"
+                         + (f", α {np.mean([x[-1] for x in a]):.2f} at the end" if all(a) else ''))
+        if parts: out.append(f"{col_label(c)}: " + '; '.join(parts) + '.')
+    return out
 
 def best_rows(runs:list[dict], row, col, value=accuracy, higher:bool=True) -> dict:
     "For each column, the rows in order of their mean `value` (best first), with the means."
