@@ -56,6 +56,7 @@ def main(argv=None):
         if cmd[1] != f'nbs/{p.name}': raise SystemExit(f"{p.name}'s stored-run command runs {cmd[1]}, not nbs/{p.name}.")
         executed = ROOT / cmd[2]
         if not a.copy_only:
+            executed.parent.mkdir(parents=True, exist_ok=True)
             print('$', shlex.join(cmd), flush=True)
             exe = Path(sys.executable).parent / 'papermill'
             r = subprocess.run([str(exe), *cmd[1:], '--log-output', '--no-progress-bar'], cwd=ROOT)
