@@ -1,4 +1,4 @@
-"""A grid of runs in one output folder: run specs and their identity, resuming, workers, shares and stacked seeds, the plan before the work, and results.json.
+"""A grid of runs in one output folder: resuming, workers, shares and stacked seeds, waiting for runs other processes hold, the plan before the work, and results.json, complete or plainly partial.
 
 Docs: https://ama-dev.github.io/ama/experiment.html.md"""
 
@@ -6,8 +6,7 @@ Docs: https://ama-dev.github.io/ama/experiment.html.md"""
 
 # %% ../nbs/09_experiment.ipynb #1528d92a
 from __future__ import annotations
-import contextlib, dataclasses, datetime, hashlib, json, os, platform, re, statistics, subprocess, sys, time
-from dataclasses import dataclass, field
+import contextlib, datetime, json, os, re, sys, time
 from pathlib import Path
 import torch
 from .core import (DamagedRunError, DiskFullError, FolderError, ParameterError, RunExistsError, RunFolder, RunLockedError,
@@ -18,143 +17,11 @@ from .config import EXECUTION_FIELDS, TrainConfig, plan_stages
 from .learner import Learner
 from .checkpoint import run_folder
 from .together import fit_together
+from .runs import (RunSpec, environment, environment_line, grid, identity, nested, run_curves, seed_groups, shard_specs,
+                      summarize, summarize_records, cpu_model, device_name, _git_commit)
 
 # %% auto #0
-__all__ = ['NAMED_FIELDS', 'cpu_model', 'device_name', 'environment', 'environment_line', 'identity', 'RunSpec', 'run_curves',
-           'grid', 'Experiment', 'incomplete_sentence', 'write_json_text', 'seed_groups', 'summarize',
-           'summarize_records', 'nested', 'parse_shard', 'shard_specs']
-
-# %% ../nbs/09_experiment.ipynb #cc65ff1d
-def _version(pkg):
-    try:
-        from importlib.metadata import version
-        return version(pkg)
-    except Exception: return None
-
-def _git_commit() -> str|None:
-    root = Path(__file__).resolve().parent.parent if '__file__' in globals() else Path.cwd().parent
-    if not ((root / 'nbs').is_dir() and (root / 'pyproject.toml').exists()): return None    # installed, not a checkout
-    try:
-        head = subprocess.run(['git', '-C', str(root), 'rev-parse', 'HEAD'], capture_output=True, text=True, timeout=10)
-        if head.returncode: return None
-        dirty = subprocess.run(['git', '-C', str(root), 'status', '--porcelain', '--untracked-files=no'], capture_output=True, text=True, timeout=10).stdout.strip()
-        return head.stdout.strip() + (' (dirty)' if dirty else '')
-    except (OSError, subprocess.SubprocessError): return None
-
-def cpu_model() -> str:
-    "The processor's model as the system names it ('Intel(R) Xeon(R) Processor', 'AMD EPYC 7763 ...'), else its architecture."
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'): return line.split(':', 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or platform.machine()
-
-def device_name(device:str) -> str:
-    "A readable name of a resolved device ('cpu', 'cuda', 'cuda:1'): the GPU's model, or the CPU's with its thread count."
-    d = torch.device(device)
-    if d.type == 'cuda': return torch.cuda.get_device_name(d)
-    return f"CPU {cpu_model()}, {torch.get_num_threads()} threads"
-
-def environment(device:str, git_commit:str|None=None) -> dict:
-    "Date, versions, device and git commit (`git_commit`, when the caller read it earlier, e.g. when training began), for `results.json`."
-    import ama
-    return dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-                python=platform.python_version(), platform=platform.platform(),
-                packages={p: _version(p) for p in ('torch', 'torchvision', 'numpy', 'papermill', 'nbdev')} | {'ama': ama.__version__},
-                device=device, device_name=device_name(device), git_commit=git_commit or _git_commit())
-
-def environment_line(env:dict, wall_time_s:float|None=None) -> str:
-    "The one line a page shows under its results: device, date, versions, commit and wall time."
-    return (f"Run on {env['device_name']} ({env['device']}), {env['date']}, ama {env['packages']['ama']}, torch "
-            f"{env['packages']['torch']}, commit {env['git_commit']}" + (f"; wall time {wall_time_s:.0f} s." if wall_time_s is not None else '.'))
-
-# %% ../nbs/09_experiment.ipynb #d1fe6f16
-NAMED_FIELDS = dict(   # the TrainConfig fields, and each method's options, that run names have hashed since they were fixed, with their defaults then
-    config=dict(method='orig', options={}, labels='fine', epochs=100, batch_size=16, lr=0.1, momentum=0.9, weight_decay=5e-4,
-                optimizer='sgd', clip_grad=None, schedule='constant', warmup_epochs=0, milestones=[], gamma=0.1, step_size=30,
-                linear_epochs=None, linear_lr=None, linear_schedule='constant', seed=0, amp=None, channels_last=None,
-                compile=False, eval_batch_size=1024, eval_every=1, pad=None, flip=True, diverge_factor=1000.0),
-    options=dict(orig={}, linear={}, mixup=dict(alpha=1.0), manifold_mixup=dict(alpha=2.0),
-                 ama=dict(beta=0.67, cr=True, am=True, alpha_no_am=0.51, alpha_per_step=False),
-                 ama_mixup=dict(beta=0.67, cr=True, am=True, alpha_no_am=0.51, alpha_per_step=False, mixup_alpha=1.0),
-                 supcon=dict(temperature=0.1, proj_dim=128, base_temperature=0.07)))
-
-def _named(values:dict, named:dict, defaults:dict) -> dict:
-    "The fields of `values` that a name hashes: every field of `named` (its old default where it is gone now), and a newer field only when it is not at its default."
-    out = {k: values.get(k, v) for k, v in named.items()}
-    out.update({k: v for k, v in values.items() if k not in named and v != defaults.get(k)})
-    return out
-
-def identity(spec) -> dict:
-    "What defines `spec`'s numbers, as its name hashes it: every field but how the run is executed (`EXECUTION_FIELDS`, hashed at their old defaults)."
-    d = spec.to_dict()
-    c, cfg = d['config'], spec.config
-    defaults = json.loads(json.dumps(dataclasses.asdict(type(cfg)(method=cfg.method)), default=str))
-    for k in EXECUTION_FIELDS: c[k] = NAMED_FIELDS['config'].get(k, defaults.get(k))
-    opt_defaults = json.loads(json.dumps(dataclasses.asdict(type(cfg.options)()), default=str))
-    named_opts = NAMED_FIELDS['options'].get(cfg.method, {})
-    c['options'] = _named(c['options'], named_opts, opt_defaults)
-    d['config'] = _named({k: v for k, v in c.items() if k != 'options'}, {k: v for k, v in NAMED_FIELDS['config'].items() if k != 'options'},
-                         defaults) | {'options': c['options']}
-    return d
-
-@dataclass
-class RunSpec:
-    "Everything that defines one run: data, model and training configuration."
-    dataset:str = 'toy'             # a registered data set
-    model:str = 'toy_mlp'           # a registered model
-    config:TrainConfig = field(default_factory=TrainConfig)
-    imb:float|None = None           # imbalance factor of a long-tailed training set (None: as it ships)
-    data_seed:int = 0               # seed of the toy data, the digits split, the long-tailed subset
-
-    def to_dict(self) -> dict: return json.loads(json.dumps(dict(dataclasses.asdict(self), config=self.config.to_dict()), default=str))
-    @classmethod
-    def from_dict(cls, d:dict): return cls(**{**d, 'config': TrainConfig.from_dict(d['config'])})
-    def fields(self) -> dict:
-        "The flat fields of a record: data set, imbalance, model, then the config's fields with the method's options among them."
-        c = self.config.to_dict(); opts = c.pop('options')
-        clash = set(opts) & (set(c) | {'dataset', 'imb', 'data_seed', 'model'})
-        assert not clash, f"method options {clash} shadow spec fields"
-        return dict(dataset=self.dataset, imb=self.imb, data_seed=self.data_seed, model=self.model, **c, **opts)
-    @property
-    def name(self) -> str:
-        "A stable, readable folder name: the fields that usually differ, then a hash of the spec's identity."
-        c = self.config
-        defaults = dataclasses.asdict(type(c.options)())
-        opts = ''.join(f'-{k}{_short(v)}' for k, v in dataclasses.asdict(c.options).items() if v != defaults[k])
-        digest = hashlib.sha1(json.dumps(identity(self), sort_keys=True).encode()).hexdigest()[:8]
-        return (f"{self.dataset}{'' if self.imb is None else f'-imb{_short(self.imb)}'}{'-coarse' if c.labels == 'coarse' else ''}"
-                f"-{self.model}-{c.method}{opts}-seed{c.seed}-{digest}")
-
-def _short(v): return f'{v:g}' if isinstance(v, float) else str(v)
-
-def run_curves(run_dir, train_counts=None) -> dict:
-    """A run's course, epoch by epoch, from its log.csv: stage, α (AMA's methods), training and test accuracy, and the
-    test accuracy of the many-, medium- and few-shot classes (by `train_counts`, in the epochs that evaluated)."""
-    import csv
-    from ama.metrics import shot_accuracies
-    p = Path(run_dir) / 'log.csv'
-    rows = list(csv.DictReader(p.open())) if p.is_file() else []
-    num = lambda v: float(v) if v not in (None, '', 'None') else None
-    out = dict(epoch=[int(r['epoch']) for r in rows], stage=[r.get('stage') for r in rows], alpha=[num(r.get('alpha')) for r in rows],
-               train_acc=[num(r.get('train_acc')) for r in rows], test_acc=[num(r.get('test_acc')) for r in rows], many=[], medium=[], few=[])
-    for r in rows:
-        pc = json.loads(r['test_per_class']) if r.get('test_per_class') not in (None, '', 'None') else None
-        shots = (shot_accuracies(torch.tensor(pc), torch.tensor(train_counts)) if pc is not None and train_counts is not None
-                 and len(pc) == len(train_counts) else dict(many=None, medium=None, few=None))
-        for k in ('many', 'medium', 'few'): out[k].append(shots[k])
-    return out
-
-def grid(dataset='toy', model='toy_mlp', imb=None, data_seed=0, **config) -> list[RunSpec]:
-    "Run specs for every combination of the values given as lists (any field of RunSpec or TrainConfig; `options` a dict or a list of dicts)."
-    spec_keys = dict(dataset=dataset, model=model, imb=imb, data_seed=data_seed)
-    axes = {k: (v if isinstance(v, list) else [v]) for k, v in {**spec_keys, **config}.items()}
-    import itertools
-    out = []
-    for combo in itertools.product(*axes.values()):
-        kw = dict(zip(axes, combo))
-        out.append(RunSpec(**{k: kw.pop(k) for k in spec_keys}, config=TrainConfig(**kw)))
-    return out
+__all__ = ['Experiment', 'incomplete_sentence', 'write_json_text']
 
 # %% ../nbs/09_experiment.ipynb #6ce9df2e
 def _jsonable(x):
@@ -545,68 +412,3 @@ def _check_main_guard(workers:int):
         raise ParameterError(f"workers={workers} starts worker processes, which import the script '{path}' again, and it has no "
                              "`if __name__ == '__main__':` guard, so each worker would run the experiment too: put the code that runs it "
                              "under that guard (or use workers=1).")
-
-def seed_groups(specs) -> list[list]:
-    "The specs in groups that differ only in their seed, in the order of their first members: what `fit_together` can train at once."
-    groups = {}
-    for s in specs:
-        d = s.to_dict(); d['config'].pop('seed')
-        g = groups.setdefault(json.dumps(d, sort_keys=True), [])
-        if any(x.name == s.name for x in g): groups[len(groups)] = [s]      # a spec listed again: on its own (it loads)
-        else: g.append(s)
-    return list(groups.values())
-
-def _get(r, key):
-    "A value of a run record; `per_class_acc.3` indexes into a list; None where a failed run has none."
-    if '.' in key:
-        k, i = key.rsplit('.', 1)
-        return None if r.get(k) is None else r[k][int(i)]
-    return r.get(key) if r.get('failed') else r[key]
-
-def summarize(values) -> dict:
-    "Mean, sample standard deviation (0 for one value), n and the values themselves; None values are left out."
-    v = [float(x) for x in values if x is not None]
-    if not v: return dict(mean=None, std=None, n=0, values=[])
-    return dict(mean=statistics.fmean(v), std=statistics.stdev(v) if len(v) > 1 else 0.0, n=len(v), values=v)
-
-def _group(r, by): return r.get(by[0]) if len(by) == 1 else tuple(r.get(k) for k in by)
-
-def summarize_records(records, keys, by=('method',)) -> dict:
-    "`summarize` each of `keys` over the records of each group of equal `by` fields (a value, or a tuple for several fields)."
-    if isinstance(by, str): by = (by,)
-    groups = {}
-    for r in records: groups.setdefault(_group(r, by), []).append(r)
-    return {g: {k: summarize([_get(r, k) for r in rs]) for k in keys} for g, rs in groups.items()}
-
-def nested(summary:dict) -> dict:
-    "A summary with tuple keys as nested dicts with string keys: {('cifar10', 100, 'ama'): s} -> {'cifar10': {'100': {'ama': s}}}."
-    out = {}
-    for k, v in summary.items():
-        ks = k if isinstance(k, tuple) else (k,)
-        d = out
-        for part in ks[:-1]: d = d.setdefault(str(part), {})
-        d[str(ks[-1])] = v
-    return out
-
-# %% ../nbs/09_experiment.ipynb #be5e1bc6
-def parse_shard(shard=None) -> tuple[int, int]|None:
-    "`(i, n)` from `shard='i/n'` (the i-th of n shares, from 0) or a pair; None reads a SLURM job array's environment, if any."
-    if shard is None:
-        e = os.environ
-        if 'SLURM_ARRAY_TASK_ID' not in e or 'SLURM_ARRAY_TASK_COUNT' not in e: return None
-        i = (int(e['SLURM_ARRAY_TASK_ID']) - int(e.get('SLURM_ARRAY_TASK_MIN', 0))) // int(e.get('SLURM_ARRAY_TASK_STEP', 1))
-        i, n = i, int(e['SLURM_ARRAY_TASK_COUNT'])
-        if not 0 <= i < n:
-            raise ParameterError(f"SLURM_ARRAY_TASK_ID={e['SLURM_ARRAY_TASK_ID']} does not give a share of {n}: use a contiguous array "
-                                 "such as --array=0-7, or pass shard='i/n'.")
-        return i, n
-    if isinstance(shard, str) and re.fullmatch(r'\s*\d+\s*/\s*\d+\s*', shard): i, n = map(int, shard.split('/'))
-    elif isinstance(shard, (tuple, list)) and len(shard) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in shard): i, n = shard
-    else: bad_value('shard', shard, "'i/n', the i-th of n shares counted from 0, such as '0/4'")
-    if not (n >= 1 and 0 <= i < n): bad_value('shard', shard, "'i/n' with 0 <= i < n, such as '0/4'")
-    return i, n
-
-def shard_specs(specs, shard=None) -> list:
-    "This worker's share of `specs`: every n-th one from the i-th (all of them without a share)."
-    s = parse_shard(shard)
-    return list(specs) if s is None else list(specs)[s[0]::s[1]]

@@ -15,7 +15,8 @@ from .core import (Registry, ParameterError, bad_value, check_bool, check_device
 from .data import DATASETS, load_dataset
 from .models import MODELS
 from .learner import METHODS, TrainConfig
-from .experiment import Experiment, RunSpec, environment_line, incomplete_sentence, nested, run_curves, summarize_records
+from .runs import RunSpec, environment_line, nested, run_curves, summarize_records
+from .experiment import Experiment, incomplete_sentence
 from .recipes import ABLATION, TABLE4_METHODS, TASKS, is_full_length, recipe
 from .tables import ds_title, lt_col, standin_runs_note, TABLE_LEGEND
 

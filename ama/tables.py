@@ -11,7 +11,7 @@ from .core import ParameterError, read_json, split_list
 from .data import DATASETS
 from .models import MODELS
 from .learner import METHODS
-from .experiment import summarize, summarize_records, _group
+from .runs import summarize, summarize_records, _group
 from .recipes import ABLATION, is_full_length, task_of
 from .paper import PAPER_TABLE4, PAPER_TABLE6, CE_BASELINE_LT, CE_BASELINE_SOURCE
 

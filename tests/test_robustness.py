@@ -1,5 +1,5 @@
-"""Nothing lost, nothing silently wrong: each finding of the adversarial review (issue "strict parameters, safe
-deletes, and clear errors for damaged run folders") reproduced, and now refused with one sentence."""
+"""Nothing lost, nothing silently wrong: each way we found to damage a run folder, to pass a parameter of the wrong
+type or to delete more than our own files, reproduced, and now refused with one sentence."""
 import json, math, socket, subprocess, sys, time, zipfile
 from pathlib import Path
 import pytest, torch
