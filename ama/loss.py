@@ -6,7 +6,7 @@ Docs: https://ama-dev.github.io/ama/loss.html.md"""
 
 # %% ../nbs/04a_loss.ipynb #a4c10003
 from __future__ import annotations
-import math
+import inspect, math
 import torch
 import torch.distributed as dist
 from torch import nn, Tensor
@@ -92,7 +92,7 @@ def forward(self:AMALoss,
     feats:Tensor|None=None,     # (B, d) the pooled features the classifier took; needed when it is not one nn.Linear
     head=None,                  # the classifier (feats -> logits): with `feats`, it scores the interpolated features; without, it is only checked
     noise:Tensor|None=None,     # the pairs' random numbers, `self.noise(labels)`, when drawn beforehand
-    count:bool=True,            # count the originals' accuracy for Eq. 6 (False where the caller counts, as our learner does)
+    count:bool=True,            # count the originals' accuracy for Eq. 6 (in training mode only; False where the caller counts, as our learner does)
 ) -> Tensor:                    # L_AMA (Eq. 8), a 0-d tensor (float32 for half-precision inputs)
     "L_AMA of one batch (Eq. 4, 5, 8), from the logits of a linear classifier, or from the features and the classifier; counts the batch's training accuracy."
     labels = self.check(logits, labels, feats, head)
@@ -108,7 +108,7 @@ def forward(self:AMALoss,
                 raise ValueError(f"head maps the features to shape {tuple(out.shape)}, but the logits have {C} classes: pass the classifier that made these logits.")
             return _f32(out)
         loss = ama_loss(feats, labels, scored, alpha, unbiased=self.cr, noise=noise)
-    if count: self.count((logits.detach().argmax(1) == labels).sum(), labels.shape[0])
+    if count and self.training: self.count((logits.detach().argmax(1) == labels).sum(), labels.shape[0])
     return loss
 
 @patch
@@ -203,8 +203,12 @@ def get_extra_state(self:AMALoss) -> dict:
 @patch
 def set_extra_state(self:AMALoss, state:dict):
     "Resume from `get_extra_state`'s dict: counts, generator (for the device type it was saved on), options checked."
-    if state['options'] != self.options:
-        diff = ', '.join(f"{k}={v!r} (here {getattr(self, k)!r})" for k, v in state['options'].items() if getattr(self, k) != v)
+    saved, default = state['options'], {k: p.default for k, p in inspect.signature(AMALoss.__init__).parameters.items()}
+    if set(saved) - set(self.OPTIONS):
+        raise ValueError(f"this state has options this AMALoss does not know ({', '.join(sorted(set(saved) - set(self.OPTIONS)))}): it comes from a newer ama; update ama.")
+    was = {k: saved.get(k, default[k]) for k in self.OPTIONS}            # an option the state predates had its default
+    if was != self.options:
+        diff = ', '.join(f"{k}={v!r} (here {getattr(self, k)!r})" for k, v in was.items() if getattr(self, k) != v)
         raise ValueError(f"this state comes from an AMALoss built with {diff}: build the AMALoss with the options of the run you resume.")
     self.correct.copy_(state['correct']); self.seen.copy_(state['seen'])
     gen, g = state['generator'], self._gen
