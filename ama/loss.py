@@ -75,7 +75,7 @@ def generator(self:AMALoss, device) -> torch.Generator:
         if g.device.type != device.type:
             raise ValueError(f"the generator given to AMALoss is on {g.device}, but the labels are on {device}: give a generator on the labels' device, torch.Generator(device='{device}').")
         return g
-    if g is None or g.device != device:
+    if g is None or (g.device.type, g.device.index or 0) != (device.type, device.index or 0):    # 'cuda' is 'cuda:0'
         g = torch.Generator(device=device)
         saved, self._saved_gen = self._saved_gen, None
         if saved is not None and saved[0] == device.type: g.set_state(saved[1])        # a resumed run draws on
