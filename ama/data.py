@@ -142,7 +142,10 @@ def load_cifar(
     folder = root / s['folder']
     needed = s['train'] + s['test'] + [s['meta']]
     if not all((folder / f).exists() for f in needed):
-        import torchvision.datasets as tvd
+        try: import torchvision.datasets as tvd
+        except ModuleNotFoundError:
+            raise ModuleNotFoundError(f"{name} is missing from '{folder}', and downloading it needs torchvision, which is not installed: "
+                                      "pip install torchvision (or 'ama[experiments]').") from None
         tv = tvd.CIFAR10 if name == 'cifar10' else tvd.CIFAR100
         why = "download=False"
         if download:
@@ -208,7 +211,9 @@ DIGITS_TO_COARSE = (0, 1, 1, 1, 1, 1, 0, 1, 0, 0)   # 0, 6, 8, 9: loop; 1, 2, 3,
 
 def load_digits(seed:int=0, test_frac:float=0.25) -> DataSplits:
     "scikit-learn's 8×8 handwritten digits as uint8 images (N, 1, 8, 8), split into stratified train/test."
-    from sklearn.datasets import load_digits as _ld
+    try: from sklearn.datasets import load_digits as _ld
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError("the digits come from scikit-learn, which is not installed: pip install scikit-learn (or 'ama[experiments]').") from None
     d = _ld()
     x = torch.from_numpy(np.round(d.images * (255 / 16)).astype(np.uint8))[:, None]
     y = torch.from_numpy(d.target).long()

@@ -46,7 +46,7 @@ def ama_loss(
     feats:Tensor,           # (B, d) penultimate features of the mini-batch (with gradient)
     labels:Tensor,          # (B,) class labels
     head,                   # the classifier: a module or function from (n, d) features to (n, C) logits
-    alpha:float|Tensor,     # interpolation ratio α (from `AlphaScheduler`)
+    alpha:float|Tensor,     # interpolation ratio α (Eq. 6; `AMALoss` holds it)
     generator:torch.Generator|None=None,  # generator on the features' device, for reproducible pairs
     unbiased:bool=True,     # class-unbiased sampling (Eq. 5); False is the ablation "without CR"
     n:int|None=None,        # number of augmented features (default: the batch size)

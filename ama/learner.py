@@ -6,7 +6,7 @@ Docs: https://ama-dev.github.io/ama/learner.html.md"""
 
 # %% ../nbs/08b_learner.ipynb #49eac096
 from __future__ import annotations
-import contextlib, math, os, sys, time
+import contextlib, importlib.util, math, os, sys, time
 from dataclasses import dataclass
 import torch
 from torch import nn, Tensor
@@ -93,7 +93,7 @@ class Recorder(Callback):
         learn.history.append(learn.row)
 
 class ProgressBar(Callback):
-    "An epoch bar (loss and test accuracy as postfix) with a nested bar of the epoch's steps; quiet off a terminal."
+    "An epoch bar (loss and test accuracy as postfix) with a nested bar of the epoch's steps; quiet off a terminal, and without tqdm (an optional package: `ama[experiments]`)."
     order = 40
     def before_fit(self, learn):
         from tqdm.auto import tqdm
@@ -132,6 +132,14 @@ class DevicePolicy:
 
 # %% ../nbs/08b_learner.ipynb #e9b38737
 def _quiet(): return not sys.stderr.isatty() or 'IN_TEST' in os.environ or 'PYTEST_CURRENT_TEST' in os.environ
+def _has_tqdm(): return importlib.util.find_spec('tqdm') is not None
+
+def _progress(progress:bool|None) -> bool:
+    "Whether to show the progress bars: None, on a terminal when tqdm is installed; True needs tqdm."
+    if progress is None: return not _quiet() and _has_tqdm()
+    if check_bool(progress, 'progress') and not _has_tqdm():
+        raise ParameterError("progress=True needs tqdm, which is not installed: pip install tqdm (or 'ama[experiments]'), or pass progress=False.")
+    return progress
 
 class Learner(Resumable):
     "Trains `model` on `data` under `cfg`: one loop with events, every registered method, resumable run folders."
@@ -150,7 +158,7 @@ class Learner(Resumable):
             model = create_model(model, len(data.coarse_classes) if cfg.labels == 'coarse' else data.num_classes, in_chans=data.x_train.shape[1])
         self.model = self.policy.place(check_model(model))
         self.stages = plan_stages(cfg)
-        progress = ((not _quiet()) if progress is None else progress) and self.procs.rank == 0
+        progress = _progress(progress) and self.procs.rank == 0
         self.cbs = [TrainStats(), LRSchedule(), DivergenceStop(cfg.diverge_factor), Evaluate(cfg.eval_every), Recorder(),
                     *([ClipGrad(cfg.clip_grad)] if cfg.clip_grad else []), *([ProgressBar()] if progress else []), *cbs]
         self.history, self.stage_idx, self.epoch, self.epoch_in_stage = [], 0, 0, 0

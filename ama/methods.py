@@ -13,13 +13,11 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from .core import Registry, check_bool, check_number
 from .baselines import SupConLoss, mix, mix_draw, mixed_cross_entropy, mixup_loss, manifold_mixup_loss
-from .interpolation import ama_loss, ama_loss_from_logits
+from .loss import AMALoss
 from .models import pooled_features
-from .sampler import pair_noise
-from .scheduler import AlphaScheduler
 
 # %% auto #0
-__all__ = ['EVENTS', 'METHODS', 'Callback', 'Batch', 'register_method', 'count_correct', 'Stage', 'Method', 'ama_term', 'AMA',
+__all__ = ['EVENTS', 'METHODS', 'Callback', 'Batch', 'register_method', 'count_correct', 'Stage', 'Method', 'AMA',
            'ManifoldMixup', 'Mixup', 'AMAMixup', 'SupCon', 'LinearProbe']
 
 # %% ../nbs/08_methods.ipynb #2e7356d8
@@ -78,7 +76,7 @@ class Method(Callback):
         "The parameters this stage trains."
         return list(learn.model.parameters())
     def modules(self) -> list:
-        "The method's own modules that its step uses beside the model (SupCon's projection head)."
+        "The method's own modules that its step uses beside the model (SupCon's projection head, AMA's loss): DDP wraps them with the model, and runs trained together stack their parameters and buffers."
         return []
 
     @staticmethod
@@ -101,20 +99,9 @@ class Method(Callback):
 register_method(Method)
 
 # %% ../nbs/08_methods.ipynb #546fcba6
-def ama_term(
-    z:Tensor, logits:Tensor,   # pooled features of the batch and the classifier's logits of them
-    y_aug:Tensor,              # the labels that Eq. 4 reads (the batch's; AMA + Mixup: the mixed inputs' majority labels)
-    head,                      # the classifier
-    alpha, noise:Tensor, unbiased:bool,   # α (Eq. 6), the pairs' random numbers (`pair_noise`), class-unbiased sampling (Eq. 5)
-    linear_head:bool,          # the classifier is linear: interpolate the logits instead of the features
-) -> Tensor:
-    "L_AMA (Eq. 8) on the pairs drawn from `noise` (Eq. 5), the augmented features interpolated by Eq. 4."
-    if linear_head: return ama_loss_from_logits(logits, y_aug, alpha, unbiased=unbiased, noise=noise)
-    return ama_loss(z, y_aug, head, alpha, unbiased=unbiased, noise=noise)
-
 @register_method
 class AMA(Method):
-    "Cross-entropy plus the AMA loss (Eq. 8) on class-unbiased inter-class interpolations (Eq. 4, 5), α by Eq. 6."
+    "Cross-entropy plus the AMA loss (Eq. 8) on class-unbiased inter-class interpolations (Eq. 4, 5), α by Eq. 6: an `AMALoss`."
     name, title = 'ama', 'AMA'
     @dataclass
     class Options:
@@ -127,29 +114,32 @@ class AMA(Method):
             check_number(self.beta, 'beta', 0, hint='the paper uses 0.67')
             for n in ('cr', 'am', 'alpha_per_step'): check_bool(getattr(self, n), n)
             check_number(self.alpha_no_am, 'alpha_no_am', 0, 1, hint='the paper uses 0.51')
+        def loss_options(self) -> dict:
+            "The `AMALoss` arguments these options stand for."
+            return dict(beta=self.beta, cr=self.cr, fixed_alpha=None if self.am else self.alpha_no_am, per_step=self.alpha_per_step)
     def setup(self, learn):
         super().setup(learn)
-        o = self.opts
-        self.sched = AlphaScheduler(o.beta, fixed=None if o.am else o.alpha_no_am, per_step=o.alpha_per_step)
-        self.linear_head = isinstance(learn.model.get_classifier(), nn.Linear)
-    def before_epoch(self, learn): self.sched.before_epoch()
+        self.ama = AMALoss(**self.opts.loss_options(), generator=self.gen, check_labels=False).to(learn.device)
+    def modules(self): return [self.ama]
     def after_batch(self, learn):
-        if self.sched.per_step: self.sched.after_batch(learn.correct, len(learn.batch.y))   # per epoch, α needs only the epoch's accuracy
+        if self.ama.per_step: self.ama.count(learn.correct, len(learn.batch.y))   # per epoch, α needs only the epoch's accuracy
     def after_epoch(self, learn):
-        self.sched.after_epoch(learn.row['train_acc'])
+        self.ama.end_epoch(learn.row['train_acc'])
         super().after_epoch(learn)
     @staticmethod
-    def step_loss(model, x, y, alpha, noise, unbiased, linear_head):
+    def step_loss(model, ama, x, y, noise):
         z = pooled_features(model, x)                                            # Z = f_Θ(X)
         head = model.get_classifier()
         logits = head(z)
-        l_ama = ama_term(z, logits, y, head, alpha, noise, unbiased, linear_head)
+        l_ama = ama(logits, y, z, head, noise=noise, count=False)                # L_AMA (Eq. 4, 5, 8)
         return F.cross_entropy(logits, y) + l_ama, count_correct(logits, y)      # Algorithm 1, line 14
-    def args(self, learn, b):
-        return learn.model, b.x, b.y, self.sched.alpha, pair_noise(b.y, None, self.gen), self.opts.cr, self.linear_head
-    def log(self): return dict(alpha=float(self.sched.alpha))
-    def state_dict(self): return {**super().state_dict(), 'sched': self.sched.state_dict()}
-    def load_state_dict(self, d): super().load_state_dict(d); self.sched.load_state_dict(d['sched'])
+    def args(self, learn, b): return learn.model, self.ama, b.x, b.y, self.ama.noise(b.y)
+    def log(self): return dict(alpha=self.ama.alpha.item())
+    def state_dict(self): return {**super().state_dict(), 'ama': self.ama.state_dict()}
+    def load_state_dict(self, d):
+        super().load_state_dict(d)
+        if 'ama' in d: self.ama.load_state_dict(d['ama'])
+        else: self.ama.alpha.fill_(d['sched']['alpha'])               # a checkpoint written before AMALoss held α
 
 # %% ../nbs/08_methods.ipynb #041cc45d
 def _mixed_correct(logits, y, yb, lam): return lam * count_correct(logits, y) + (1 - lam) * count_correct(logits, yb)
@@ -194,16 +184,16 @@ class AMAMixup(AMA):
         mixup_alpha:float = 1.0         # Beta(α, α) of the input Mixup
         def __post_init__(self): super().__post_init__(); check_number(self.mixup_alpha, 'mixup_alpha', 0)
     @staticmethod
-    def step_loss(model, x, y, perm, lam, y_aug, alpha, noise, unbiased, linear_head):
+    def step_loss(model, ama, x, y, perm, lam, y_aug, noise):
         z = pooled_features(model, mix(x, lam, perm))
         head = model.get_classifier()
         logits = head(z)
-        l_ama = ama_term(z, logits, y_aug, head, alpha, noise, unbiased, linear_head)
+        l_ama = ama(logits, y_aug, z, head, noise=noise, count=False)
         return mixed_cross_entropy(logits, y, y[perm], lam) + l_ama, _mixed_correct(logits, y, y[perm], lam)
     def args(self, learn, b):
         perm, lam = mix_draw(len(b.y), self.opts.mixup_alpha, self.gen, self.rng, b.y.device)
         y_aug = b.y if lam >= 0.5 else b.y[perm]
-        return learn.model, b.x, b.y, perm, lam, y_aug, self.sched.alpha, pair_noise(b.y, None, self.gen), self.opts.cr, self.linear_head
+        return learn.model, self.ama, b.x, b.y, perm, lam, y_aug, self.ama.noise(b.y)
 
 # %% ../nbs/08_methods.ipynb #da672399
 @register_method

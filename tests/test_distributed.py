@@ -27,11 +27,11 @@ TRAIN = textwrap.dedent('''
         def args(self, learn, b):
             h = len(b.y) // 2
             noise = tuple(pair_noise(b.y[r * h:(r + 1) * h], None, g) for r, g in enumerate(self.gens))
-            return learn.model, b.x, b.y, self.sched.alpha, noise, self.opts.cr, self.linear_head
+            return learn.model, self.ama, b.x, b.y, noise
         @staticmethod
-        def step_loss(model, x, y, alpha, noise, unbiased, linear_head):
+        def step_loss(model, ama, x, y, noise):
             h = len(y) // 2
-            halves = [AMA.step_loss(model, x[r * h:(r + 1) * h], y[r * h:(r + 1) * h], alpha, n, unbiased, linear_head) for r, n in enumerate(noise)]
+            halves = [AMA.step_loss(model, ama, x[r * h:(r + 1) * h], y[r * h:(r + 1) * h], n) for r, n in enumerate(noise)]
             return (halves[0][0] + halves[1][0]) / 2, halves[0][1] + halves[1][1]
 
     digest = lambda l: hashlib.sha1(b''.join(v.detach().numpy().tobytes() for v in l.model.parameters())).hexdigest()   # buffers (BN statistics) are per process

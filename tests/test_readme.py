@@ -24,8 +24,8 @@ def run(code:str, subs:dict, tmp_path, check:str=''):
 def test_use_ama_in_your_model(tmp_path):
     "The loop trains: α has moved off 1 to exp(-β · the last epoch's accuracy), and the loss is finite."
     out = run(snippet('Use AMA in your model'), {'range(100)': 'range(3)'}, tmp_path,
-              "import math\nassert 0.5 < sched.alpha < 1 and math.isfinite(loss.item())\n"
-              "acc = (model(data.x_test).argmax(1) == data.y_test).float().mean().item()\nassert acc > 0.5, acc\nprint('alpha', sched.alpha, 'acc', acc)")
+              "import math\nassert 0.5 < ama.alpha < 1 and math.isfinite(loss.item())\n"
+              "acc = (model(data.x_test).argmax(1) == data.y_test).float().mean().item()\nassert acc > 0.5, acc\nprint('alpha', float(ama.alpha), 'acc', acc)")
     assert 'alpha' in out
 
 def test_train(tmp_path):
