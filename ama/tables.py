@@ -202,7 +202,8 @@ def plot_curves(runs:list[dict], row, col, row_label=str, col_label=str, group:s
                 ax.plot(x[ok], np.nanmean(Y[:, ok], 0), color=f'C{i % 10}', lw=1.8, label=row_label(rk))
         axs[0, j].set_title(col_label(c), fontsize=9); axs[0, j].set_ylabel('α (Eq. 6)', fontsize=8)
         axs[1, j].set_ylabel(f'{group}-shot test accuracy (%)', fontsize=8); axs[1, j].set_xlabel('epoch', fontsize=8)
-        axs[1, j].legend(fontsize=7)
+        ax = next((a for a in axs[::-1, j] if a.get_legend_handles_labels()[0]), None)   # below, unless no row has that group (a balanced setting)
+        if ax is not None: ax.legend(fontsize=7)
     if title: fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -2,7 +2,7 @@
 
 The home page (`nbs/index.ipynb`) shows the toy experiment's Figure 2 as the images `nbs/figure2a.png` and
 `nbs/figure2b.png`. They are the PNG outputs of the cells of `nbs/10_toy.ipynb` that save `figure2a` and
-`figure2b` (`exp.savefig(fig, 'figure2a')`), byte for byte. After the toy notebook's stored run changes, run
+`figure2b` (`exp.figure('figure2a', fig)`), byte for byte. After the toy notebook's stored run changes, run
 
     python tools/export_figures.py            # rewrites nbs/figure2a.png and nbs/figure2b.png
     python tools/export_figures.py --check    # exits 1 when they differ from the notebook's outputs (tests/test_docs.py)
@@ -17,14 +17,14 @@ DEST = ROOT/'nbs'    # top level: nbdev stages only nbs/'s top level for Quarto 
 def stored_png(nb_path, name):
     "The PNG bytes that the cell of `nb_path` saving figure `name` displays (its first image output)."
     nb = json.loads(Path(nb_path).read_text(encoding='utf-8'))
-    saves = re.compile(r"""savefig\([^)]*['"]""" + re.escape(name) + r"""['"]""")
+    saves = re.compile(r"""(savefig|figure)\(\s*(fig\s*,\s*)?['"]""" + re.escape(name) + r"""['"]""")   # exp.figure('figure2a', fig), or exp.savefig(fig, ...)
     for cell in nb['cells']:
         if cell['cell_type'] != 'code' or not saves.search(''.join(cell['source'])): continue
         for out in cell.get('outputs', []):
             png = out.get('data', {}).get('image/png')
             if png: return base64.b64decode(''.join(png) if isinstance(png, list) else png)
         raise SystemExit(f"{nb_path}: the cell that saves '{name}' has no stored PNG output; run the notebook and save it with its outputs first.")
-    raise SystemExit(f"{nb_path}: no cell saves a figure named '{name}' (expected a call like exp.savefig(fig, '{name}')).")
+    raise SystemExit(f"{nb_path}: no cell saves a figure named '{name}' (expected a call like exp.figure('{name}', fig)).")
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -10,7 +10,11 @@ This tool runs that command (from the repository root), then copies the executed
 nbs/<name>.ipynb with the same ids (papermill's injected-parameters cell is not copied, so the notebook in nbs/ still
 runs the paper's settings). The results page (80) runs last: it reads what the others wrote under out/render/.
 
-Usage: python tools/render_pages.py [NAME ...] [--copy-only]   (NAME: e.g. 40_longtail; default: every page, in order)
+A page whose output folder already holds its finished experiment is refused by the notebook (as any run would be);
+`--reuse` removes only that experiment's results.json, so that the command loads its finished runs instead of training
+them again and renders the page from them (its log then says "loaded (finished earlier)").
+
+Usage: python tools/render_pages.py [NAME ...] [--copy-only] [--reuse]   (NAME: e.g. 40_longtail; default: every page, in order)
 """
 import argparse, json, re, shlex, subprocess, sys
 from pathlib import Path
@@ -48,6 +52,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('names', nargs='*', help='notebooks to re-render (default: every one with a stored-run cell)')
     ap.add_argument('--copy-only', action='store_true', help='copy the outputs of earlier runs (out/render/NAME.ipynb) without running')
+    ap.add_argument('--reuse', action='store_true', help="load the finished runs of an earlier rendering instead of training them again")
     a = ap.parse_args(argv)
     pages = [p for p in sorted(NBS.glob('[1-8]*.ipynb')) if stored_run_command(p)]
     if a.names: pages = [p for p in pages if p.stem in a.names]
@@ -57,6 +62,11 @@ def main(argv=None):
         executed = ROOT / cmd[2]
         if not a.copy_only:
             executed.parent.mkdir(parents=True, exist_ok=True)
+            if a.reuse and '-p' in cmd:
+                pairs = dict(zip(cmd[4::3], cmd[5::3])) if all(x == '-p' for x in cmd[3::3]) else {}
+                out = ROOT / pairs.get('out_dir', '')
+                if pairs.get('out_dir') and not p.stem.startswith('80'):
+                    for f in ('results.json', 'results.partial.json'): (out / f).unlink(missing_ok=True)
             print('$', shlex.join(cmd), flush=True)
             exe = Path(sys.executable).parent / 'papermill'
             r = subprocess.run([str(exe), *cmd[1:], '--log-output', '--no-progress-bar'], cwd=ROOT)
