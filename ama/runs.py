@@ -122,7 +122,7 @@ class RunSpec:
 def _short(v): return f'{v:g}' if isinstance(v, float) else str(v)
 
 def run_curves(run_dir, train_counts=None) -> dict:
-    """A run's course, epoch by epoch, from its log.csv: stage, α (AMA's methods), training and test accuracy, the
+    """A run's course, epoch by epoch, from its log.csv: stage, α (AMA's methods), training and test accuracy, training loss, the
     test accuracy of the many-, medium- and few-shot classes (by `train_counts`, in the epochs that evaluated), how often
     the gradients were clipped and their median norm, and, where the run logged them (`class_stats`), each class's
     training and test accuracy, mean feature, and the class its mean feature was classified as (None where not logged)."""
@@ -139,7 +139,7 @@ def run_curves(run_dir, train_counts=None) -> dict:
                  and len(pc) == len(train_counts) else dict(many=None, medium=None, few=None))
         for k in ('many', 'medium', 'few'): out[k].append(shots[k])
     lists = lambda k: [json.loads(r[k]) if r.get(k) not in (None, '', 'None') else None for r in rows]
-    out.update(clip_frac=[num(r.get('clip_frac')) for r in rows], grad_norm_median=[num(r.get('grad_norm_median')) for r in rows],
+    out.update(train_loss=[num(r.get('train_loss')) for r in rows], clip_frac=[num(r.get('clip_frac')) for r in rows], grad_norm_median=[num(r.get('grad_norm_median')) for r in rows],
                test_per_class=lists('test_per_class'), train_per_class=lists('train_per_class'), class_means=lists('class_means'),
                class_mean_pred=lists('class_mean_pred'))
     return out
@@ -168,11 +168,11 @@ def seed_groups(specs) -> list[list]:
     return list(groups.values())
 
 def _get(r, key):
-    "A value of a run record; `per_class_acc.3` indexes into a list; None where a failed run has none."
+    "A value of a run record; `per_class_acc.3` indexes into a list; None where a failed or diverged run has none."
     if '.' in key:
         k, i = key.rsplit('.', 1)
         return None if r.get(k) is None else r[k][int(i)]
-    return r.get(key) if r.get('failed') else r[key]
+    return r.get(key) if r.get('failed') or r.get('diverged_epoch') else r[key]
 
 def summarize(values) -> dict:
     "Mean, sample standard deviation (0 for one value), n and the values themselves; None values are left out."
