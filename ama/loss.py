@@ -11,9 +11,8 @@ import torch
 import torch.distributed as dist
 from torch import nn, Tensor
 from .core import check_bool, check_choice, check_number, patch
-from .sampler import pair_noise
+from .sampler import PAIRINGS, pair_noise
 from .scheduler import alpha_from_acc
-from .sampler import PAIRINGS
 from .interpolation import DETACH, REDUCTIONS, ama_loss, ama_loss_from_logits
 
 # %% auto #0
