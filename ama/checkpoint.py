@@ -114,14 +114,15 @@ class RunFolderCB(Callback):
             if sd is not None: learn.load_state(sd, ckpt)
         except BaseException: self.folder.release(); raise      # a damaged or foreign checkpoint leaves no lock behind
     def _write(self, learn, log:bool):
-        sd = learn.state_dict()                  # every process takes part (each one's random state is saved)
+        diverged = not log and 'diverged_epoch' in learn.results      # its weights are not finite: the last good checkpoint stays
+        sd = None if diverged else learn.state_dict()   # every process takes part (each one's random state is saved)
         def w():
             if log: learn.write_log(self.folder.path / 'log.csv')
-            learn.save(self.folder.path / 'checkpoint.pt', sd)
+            if sd is not None: learn.save(self.folder.path / 'checkpoint.pt', sd)
             if not log: write_json(self.folder.path / 'metrics.json', learn.results)
             self.folder.touch()
         learn.procs.on_rank0(w)                  # rank 0 writes, the others wait
-        learn.saved_epoch = learn.epoch
+        if sd is not None: learn.saved_epoch = learn.epoch
     def after_epoch(self, learn): self._write(learn, log=True)
     def after_fit(self, learn): self._write(learn, log=False)
     def cleanup_fit(self, learn): self.folder.release()

@@ -13,7 +13,7 @@ from .core import Registry, bad_value, check_bool, check_number, check_choice
 from .methods import METHODS, Stage
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'OPTIMIZERS', 'COMPILE_MODES', 'EXECUTION_FIELDS', 'lr_at', 'TrainConfig', 'plan_stages']
+__all__ = ['SCHEDULES', 'OPTIMIZERS', 'COMPILE_MODES', 'DIVERGENCE', 'EXECUTION_FIELDS', 'lr_at', 'TrainConfig', 'plan_stages']
 
 # %% ../nbs/08a_config.ipynb #e1a366cf
 SCHEDULES = Registry('schedule')
@@ -49,6 +49,7 @@ def lr_at(epoch:float, lr:float, epochs:int, schedule:str='constant', warmup_epo
 
 # %% ../nbs/08a_config.ipynb #da672399
 COMPILE_MODES = ('default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs')
+DIVERGENCE = ('fail', 'record')   # what a diverging run does (see the learner's `DivergenceStop`)
 
 @dataclass
 class TrainConfig:
@@ -80,6 +81,8 @@ class TrainConfig:
     pad:int|None = None             # crop padding (None: H // 8)
     flip:bool = True
     diverge_factor:float = 1e3      # stop when an epoch's loss exceeds this multiple of the stage's first epoch's
+    divergence:str = 'fail'         # a run whose loss diverges: 'fail' (TrainingDiverged), or 'record' (it ends there, finished, its metrics say when)
+    class_stats:bool = False        # log each class's training accuracy and mean feature every epoch (`ClassStats`: one more forward pass per step, no gradient)
 
     def __post_init__(self):
         M = METHODS[check_choice(self.method, 'method', METHODS)]
@@ -104,7 +107,8 @@ class TrainConfig:
         if self.pad is not None: check_number(self.pad, 'pad', 0, integer=True)
         for s in ('schedule', 'linear_schedule'): check_choice(getattr(self, s), s, SCHEDULES)
         check_choice(self.optimizer, 'optimizer', OPTIMIZERS)
-        check_bool(self.flip, 'flip')
+        check_bool(self.flip, 'flip'); check_bool(self.class_stats, 'class_stats')
+        check_choice(self.divergence, 'divergence', DIVERGENCE)
         if not (isinstance(self.compile, bool) or self.compile in COMPILE_MODES):
             bad_value('compile', self.compile, "True, False, or a torch.compile mode: " + ', '.join(repr(m) for m in COMPILE_MODES))
         for n in ('amp', 'channels_last'):
@@ -123,7 +127,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d): return cls(**{k: (tuple(v) if k == 'milestones' else v) for k, v in d.items()})
 
-EXECUTION_FIELDS = ('compile', 'eval_batch_size', 'eval_every')   # how a run is executed, not what it computes: a run resumes and reloads across them
+EXECUTION_FIELDS = ('compile', 'eval_batch_size', 'eval_every', 'class_stats')   # how a run is executed or what it logs, not what it computes: a run resumes and reloads across them
 
 # %% ../nbs/08a_config.ipynb #86845ba5
 def plan_stages(cfg:TrainConfig) -> list[Stage]:

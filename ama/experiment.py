@@ -135,9 +135,11 @@ class Experiment:
         return True
 
     def _record(self, spec:RunSpec, results:dict, how:str, quiet:bool=False):
-        self.records[spec.name] = dict(**spec.fields(), run=spec.name, **results)
+        old = self.records.get(spec.name, {})       # recorded again (its weights loaded for a figure): what a notebook added to it stays
+        self.records[spec.name] = {**old, **dict(**spec.fields(), run=spec.name, **results)}
         self.failed.pop(spec.name, None)
-        if not quiet: self.log(f"{spec.name}: test accuracy {results['test_acc']:.4f}, {results.get('epochs_run', '?')} epochs, {how}")
+        what = f"diverged in epoch {results['diverged_epoch']}" if results.get('diverged_epoch') else f"test accuracy {results['test_acc']:.4f}"
+        if not quiet: self.log(f"{spec.name}: {what}, {results.get('epochs_run', '?')} epochs, {how}")
 
     def plan(self, specs, workers:int=1, stack_seeds:bool=False) -> dict:
         "Say what `run(specs)` is about to do: runs, how many are finished, epochs and images left, where it all goes; return the counts."

@@ -9,20 +9,29 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from .sampler import sample_pairs, pair_noise
+from .sampler import PAIRINGS, sample_pairs, pair_noise
 
 # %% auto #0
-__all__ = ['interpolate', 'ama_augment', 'ama_loss', 'masked_mean', 'ama_loss_from_logits']
+__all__ = ['DETACH', 'REDUCTIONS', 'interpolate', 'ama_augment', 'ama_loss', 'masked_mean', 'ama_loss_from_logits']
 
 # %% ../nbs/04_interpolation.ipynb #de472606
+DETACH = ('none', 'partner', 'both')      # which side of a pair the AMA loss does not train through (see below)
+REDUCTIONS = ('mean', 'sum')              # the AMA loss over the augmented features: their mean, or their sum (Eq. 8 as written)
+
+def _check_detach(detach):
+    if detach not in DETACH: raise ValueError(f"detach={detach!r} is not valid: expected one of {', '.join(map(repr, DETACH))}.")
+def _check_reduction(reduction):
+    if reduction not in REDUCTIONS: raise ValueError(f"reduction={reduction!r} is not valid: expected one of {', '.join(map(repr, REDUCTIONS))}.")
+
 def interpolate(
     z:Tensor,            # (B, d) features of the mini-batch
     labels:Tensor,       # (B,) their class labels
     i:Tensor, j:Tensor,  # (n,) indices of the pairs, from `sample_pairs`
     alpha:float|Tensor,  # interpolation ratio α
+    z_j:Tensor|None=None,  # where the partners' features come from (default `z`; `z.detach()` stops their gradient)
 ) -> tuple[Tensor, Tensor]:  # augmented features (n, d) and pseudo labels (n,)
     "Eq. 4: z = α z_i + (1-α) z_j, labelled c_i if α ≥ 0.5 else c_j."
-    z_aug = alpha * z[i] + (1 - alpha) * z[j]
+    z_aug = alpha * z[i] + (1 - alpha) * (z if z_j is None else z_j)[j]
     keep_i = alpha >= 0.5
     c_aug = torch.where(keep_i, labels[i], labels[j]) if isinstance(keep_i, Tensor) else (labels[i] if keep_i else labels[j])
     return z_aug, c_aug
@@ -35,10 +44,14 @@ def ama_augment(
     unbiased:bool=True,                    # class-unbiased sampling (Eq. 5)
     n:int|None=None,                       # number of augmented features (default: the batch size)
     noise:Tensor|None=None,                # the pairs' random numbers (`pair_noise`), instead of drawing them
+    pairing:str='partner',                 # how the pairs are formed (`sample_pairs`): 'partner' or 'within'
+    detach:str='none',                     # stop the gradient into: 'none', 'partner' (z_j) or 'both' (z_i and z_j)
 ) -> tuple[Tensor, Tensor, Tensor]:        # augmented features (n, d), pseudo labels (n,), weights (n,)
     "Eq. 5 then Eq. 4: augmented features, their pseudo labels, and 0/1 weights masking pairs that do not cross classes."
-    i, j = sample_pairs(labels, n, generator, unbiased, noise)
-    z, c = interpolate(feats, labels, i, j, alpha)
+    _check_detach(detach)
+    i, j = sample_pairs(labels, n, generator, unbiased, noise, pairing)
+    still = feats.detach() if detach != 'none' else None
+    z, c = interpolate(still if detach == 'both' else feats, labels, i, j, alpha, still)
     return z, c, (labels[i] != labels[j]).to(feats.dtype)
 
 # %% ../nbs/04_interpolation.ipynb #26f33f53
@@ -51,11 +64,15 @@ def ama_loss(
     unbiased:bool=True,     # class-unbiased sampling (Eq. 5); False is the ablation "without CR"
     n:int|None=None,        # number of augmented features (default: the batch size)
     noise:Tensor|None=None, # the pairs' random numbers (`pair_noise`), instead of drawing them
+    pairing:str='partner',  # how the pairs are formed: 'partner' or 'within' (`sample_pairs`)
+    detach:str='none',      # stop the gradient into 'none', the 'partner' (z_j), or 'both' features of a pair
+    reduction:str='mean',   # 'mean' over the augmented features, or their 'sum' (Eq. 8 as written)
 ) -> Tensor:                # 0-d loss tensor
-    "Eq. 8: mean cross-entropy of `head` on augmented features (Eq. 4) from class-unbiased pairs (Eq. 5)."
-    z, c, w = ama_augment(feats, labels, alpha, generator, unbiased, n, noise)
+    "Eq. 8: cross-entropy of `head` on augmented features (Eq. 4) from class-unbiased pairs (Eq. 5), their mean (or sum)."
+    _check_reduction(reduction)
+    z, c, w = ama_augment(feats, labels, alpha, generator, unbiased, n, noise, pairing, detach)
     ce = F.cross_entropy(head(z), c, reduction="none")   # autocast runs it in float32
-    return masked_mean(ce, w)
+    return masked_mean(ce, w) if reduction == 'mean' else (ce * w.to(ce.dtype)).sum()
 
 def masked_mean(x:Tensor, w:Tensor) -> Tensor:
     "Mean of `x` over the entries with weight 1 (0 when there are none), without host synchronisation."
@@ -71,9 +88,15 @@ def ama_loss_from_logits(
     unbiased:bool=True,     # class-unbiased sampling (Eq. 5)
     n:int|None=None,        # number of augmented features (default: the batch size)
     noise:Tensor|None=None, # the pairs' random numbers (`pair_noise`), instead of drawing them
+    pairing:str='partner',  # how the pairs are formed: 'partner' or 'within' (`sample_pairs`)
+    reduction:str='mean',   # 'mean' over the augmented features, or their 'sum' (Eq. 8 as written)
+    logits_j:Tensor|None=None,  # (B, C) the logits the partners come from (default `logits`): those of the detached features stop z_j's gradient
 ) -> Tensor:                # 0-d loss tensor, equal to `ama_loss(feats, labels, head, ...)` for a linear `head`
     "Eq. 8 on interpolated logits: for a linear classifier g, g(α f_i + (1-α) f_j) = α g(f_i) + (1-α) g(f_j)."
-    i, j = sample_pairs(labels, n, generator, unbiased, noise)
-    logits_aug, c = interpolate(logits, labels, i, j, alpha)
-    c = torch.where(labels[i] != labels[j], c, -100)         # a single-class batch: no pair, no loss
-    return F.cross_entropy(logits_aug, c, ignore_index=-100, reduction='sum') / len(c)
+    _check_reduction(reduction)
+    i, j = sample_pairs(labels, n, generator, unbiased, noise, pairing)
+    logits_aug, c = interpolate(logits, labels, i, j, alpha, logits_j)
+    c = torch.where(labels[i] != labels[j], c, -100)         # a pair within one class: no augmented feature, no loss
+    total = F.cross_entropy(logits_aug, c, ignore_index=-100, reduction='sum')
+    if reduction == 'sum': return total
+    return total / (len(c) if pairing == 'partner' else (c != -100).sum().clamp_min(1))

@@ -24,8 +24,9 @@ from .config import COMPILE_MODES, SCHEDULES
 from .methods import METHODS, Method, register_method
 
 # %% auto #0
-__all__ = ['CancelFit', 'TrainingDiverged', 'TrainStats', 'LRSchedule', 'ClipGrad', 'DivergenceStop', 'Evaluate', 'Recorder',
-           'ProgressBar', 'DevicePolicy', 'Learner', 'compiled', 'StepModule', 'Step', 'fit']
+__all__ = ['CancelFit', 'TrainingDiverged', 'Diverged', 'TrainStats', 'LRSchedule', 'grad_norm', 'ClipGrad', 'ClassStats',
+           'DivergenceStop', 'Evaluate', 'Recorder', 'ProgressBar', 'DevicePolicy', 'Learner', 'compiled', 'StepModule',
+           'Step', 'fit']
 
 # %% ../nbs/08b_learner.ipynb #08e0bcf9
 class CancelFit(Exception):
@@ -33,6 +34,10 @@ class CancelFit(Exception):
 
 class TrainingDiverged(RuntimeError):
     "The loss became NaN or infinite, or grew by orders of magnitude."
+
+class Diverged(CancelFit):
+    "The loss of a run that records its divergence (`TrainConfig(divergence='record')`) diverged: the run ends here, finished, and its results say when."
+    def __init__(self, message:str, epoch:int): super().__init__(message); self.epoch = epoch
 
 class TrainStats(Callback):
     "Training loss and accuracy of the epoch, summed on the device (and over the processes of a distributed run) and read once, at the end of the epoch."
@@ -54,10 +59,56 @@ class LRSchedule(Callback):
         lr = lr_at(learn.epoch_in_stage + learn.iter / len(learn.dl), st.lr, st.epochs, st.schedule, st.warmup_epochs, st.milestones, c.gamma, c.step_size)
         for g in learn.opt.param_groups: g['lr'] = lr
 
+_total_norm = getattr(nn.utils, 'get_total_norm', None)       # torch >= 2.6
+
+def grad_norm(params) -> Tensor:
+    "The global (L2) norm of the gradients of `params`, on the device: what `clip_grad_norm_` compares with its maximum."
+    grads = [p.grad for p in params if p.grad is not None]
+    if _total_norm is not None: return _total_norm(grads, foreach=True)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])) if grads else torch.zeros(())
+
 class ClipGrad(Callback):
-    "Clip the gradients' global norm (computed on the device, no sync)."
-    def __init__(self, max_norm:float): self.max_norm = max_norm
-    def after_backward(self, learn): nn.utils.clip_grad_norm_(learn.params, self.max_norm, foreach=True)
+    """Clip the gradients' global norm to `max_norm` (None: measure it only), and record per epoch how often that binds:
+    the share of steps whose norm exceeded `max_norm` (`clip_frac`), and the median and largest norm before clipping. The
+    norms stay on the device, one slot per step, and are read once, at the end of the epoch."""
+    def __init__(self, max_norm:float|None=None): self.max_norm = max_norm
+    def before_epoch(self, learn): self.norms, self.n = torch.zeros(len(learn.dl), device=learn.device), 0
+    def after_backward(self, learn):
+        norm = grad_norm(learn.params) if self.max_norm is None else nn.utils.clip_grad_norm_(learn.params, self.max_norm, foreach=True)
+        self.norms[self.n] = norm; self.n += 1            # a copy on the device, no sync
+    def after_epoch(self, learn):
+        v = self.norms[:self.n]
+        if not self.n: return learn.row.update(clip_frac=None, grad_norm_median=None, grad_norm_max=None)
+        s = [v.median(), v.max()] + ([] if self.max_norm is None else [(v > self.max_norm).float().mean()])
+        median, largest, *frac = torch.stack(s).tolist()                 # this callback's one read
+        learn.row.update(clip_frac=frac[0] if frac else None, grad_norm_median=median, grad_norm_max=largest)
+
+class ClassStats(Callback):
+    """Each class's training accuracy and mean feature over the epoch's batches (`train_per_class`, `class_means`), and
+    the class the classifier gives each class's mean feature at the epoch's end (`class_mean_pred`): counted on the device
+    by one more forward pass per step, without gradients, in evaluation mode (so that batch-norm statistics and dropout's
+    random numbers are left alone), read once per epoch. `TrainConfig(class_stats=True)` adds it."""
+    order = 1
+    def before_epoch(self, learn):
+        d, st = learn.data, learn.stage
+        C = d.num_classes if st.labels == 'fine' else len(d.coarse_classes)
+        self.stats = torch.zeros(C, 2 + learn.model.num_features, device=learn.device)     # per class: correct, seen, the features' sum
+    def after_loss(self, learn):
+        m, b = learn.model, learn.batch
+        was = m.training; m.eval()
+        try:
+            with torch.no_grad(), learn.autocast():
+                z = pooled_features(m, b.x); hit = m.get_classifier()(z).argmax(1) == b.y
+        finally: m.train(was)
+        self.stats.index_add_(0, b.y, torch.cat([hit[:, None].float(), torch.ones_like(hit[:, None], dtype=torch.float32), z.float()], 1))
+    def after_epoch(self, learn):
+        s = self.stats; seen = s[:, 1].clamp_min(1)
+        means = s[:, 2:] / seen[:, None]
+        with torch.no_grad(): pred = learn.model.get_classifier()(means).argmax(1)
+        C, d = means.shape
+        out = torch.cat([s[:, 0] / seen, means.flatten(), pred.float()]).tolist()        # this callback's one read
+        learn.row.update(train_per_class=out[:C], class_means=[out[C + k * d:C + (k + 1) * d] for k in range(C)],
+                         class_mean_pred=[int(p) for p in out[C + C * d:]])
 
 # %% ../nbs/08b_learner.ipynb #376bc5ff
 class DivergenceStop(Callback):
@@ -72,6 +123,7 @@ class DivergenceStop(Callback):
         saved = getattr(learn, 'saved_epoch', None)
         kept = (f"the checkpoint of epoch {saved}, the last good one, is kept in '{learn.run_dir}'" if saved else
                 "nothing was saved" + (f" in '{learn.run_dir}'" if getattr(learn, 'run_dir', None) else ''))
+        if learn.cfg.divergence == 'record': raise Diverged(f"the training loss {what} in epoch {learn.epoch} ({st.name} stage)", learn.epoch)
         raise TrainingDiverged(f"the training loss {what} in epoch {learn.epoch} ({st.name} stage); {kept}: "
                                f"lower the learning rate (lr={st.lr}), or clip the gradients (clip_grad), or check the data.")
 
@@ -160,7 +212,7 @@ class Learner(Resumable):
         self.stages = plan_stages(cfg)
         progress = _progress(progress) and self.procs.rank == 0
         self.cbs = [TrainStats(), LRSchedule(), DivergenceStop(cfg.diverge_factor), Evaluate(cfg.eval_every), Recorder(),
-                    *([ClipGrad(cfg.clip_grad)] if cfg.clip_grad else []), *([ProgressBar()] if progress else []), *cbs]
+                    ClipGrad(cfg.clip_grad), *([ClassStats()] if cfg.class_stats else []), *([ProgressBar()] if progress else []), *cbs]
         self.history, self.stage_idx, self.epoch, self.epoch_in_stage = [], 0, 0, 0
         self.start_stage(0)
         self.torch_rng = torch.get_rng_state()   # this run's own stream of torch's global generator, from here on (see `own_rng`)
@@ -361,6 +413,12 @@ def fit(self:Learner, run_dir=None, overwrite:bool=False, stop_after:int|None=No
         self('before_fit')
         self.run_stages(stop_after)
         self.results = self.procs.on_rank0(self.final_metrics)
+        self('after_fit')
+        return self.results
+    except Diverged as e:                       # divergence='record': the run is finished, and its results say so
+        counts = torch.bincount(self.labels(self.stages[-1].labels, 'train'), minlength=self.data.num_classes).cpu()
+        self.results = dict(diverged=str(e), diverged_epoch=e.epoch, test_acc=None, per_class_acc=None, train_counts=counts.tolist(),
+                            epochs_run=self.epoch, train_time=sum(r['time'] for r in self.history))
         self('after_fit')
         return self.results
     except CancelFit: return dict(stopped=True, history=self.history)

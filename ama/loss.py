@@ -10,10 +10,10 @@ import inspect, math
 import torch
 import torch.distributed as dist
 from torch import nn, Tensor
-from .core import check_bool, check_number, patch
-from .sampler import pair_noise
+from .core import check_bool, check_choice, check_number, patch
+from .sampler import PAIRINGS, pair_noise
 from .scheduler import alpha_from_acc
-from .interpolation import ama_loss, ama_loss_from_logits
+from .interpolation import DETACH, REDUCTIONS, ama_loss, ama_loss_from_logits
 
 # %% auto #0
 __all__ = ['AMALoss']
@@ -26,7 +26,7 @@ def _process_group() -> bool: return dist.is_available() and dist.is_initialized
 
 class AMALoss(nn.Module):
     "AMA (Algorithm 1) as a loss: L_AMA (Eq. 8) on class-unbiased pairs (Eq. 5) interpolated by Eq. 4, α by Eq. 6 from the training accuracy it counts."
-    OPTIONS = ('cr', 'fixed_alpha', 'per_step', 'n_pairs')      # saved with the state; a checkpoint must match them
+    OPTIONS = ('cr', 'fixed_alpha', 'per_step', 'n_pairs', 'epochs', 'pairing', 'detach', 'reduction')   # saved with the state; a checkpoint must match them
     def __init__(self,
         beta:float=0.67,                # Eq. 6's β (the paper's default)
         *,
@@ -34,6 +34,10 @@ class AMALoss(nn.Module):
         fixed_alpha:float|None=None,    # keep α at this value instead of Eq. 6 (Table 5's "without AM" uses 0.51)
         per_step:bool=False,            # update α after every batch from the epoch's running accuracy (Algorithm 1, line 17)
         n_pairs:int|None=None,          # augmented features per batch (None: the batch size, as in Figure 1)
+        epochs:int|None=None,           # N of "where N is the number of epochs": α = exp(-β · acc · t/N) after t of N epochs; None: Eq. 6 as printed
+        pairing:str='partner',          # 'partner': each j by Eq. 5 among the other classes; 'within': Z_s paired with a shuffle of itself (Algorithm 1, lines 10-11)
+        detach:str='none',              # stop the AMA loss's gradient into the 'partner' feature z_j, or 'both' (then it trains only the classifier)
+        reduction:str='mean',           # 'mean' over the augmented features, or their 'sum' (Eq. 8 as written)
         seed:int|None=None,             # seed of the pairs' generator (None: torch's initial seed); each process of torch.distributed adds its rank
         generator:torch.Generator|None=None,  # a generator of your own for the pairs, on the logits' device (instead of `seed`)
         check_labels:bool|None=None,    # check that every label is a class of the logits: None on the CPU only (free there; on a GPU it waits for the device)
@@ -43,6 +47,8 @@ class AMALoss(nn.Module):
         check_bool(cr, 'cr'); check_bool(per_step, 'per_step')
         if fixed_alpha is not None: check_number(fixed_alpha, 'fixed_alpha', 0, 1, hint="None for Eq. 6; Table 5's ablation without AM uses 0.51")
         if n_pairs is not None: check_number(n_pairs, 'n_pairs', 1, integer=True, hint='None gives as many as the batch has samples')
+        if epochs is not None: check_number(epochs, 'epochs', 1, integer=True, hint='the number of epochs N, or None for Eq. 6 as printed')
+        check_choice(pairing, 'pairing', PAIRINGS); check_choice(detach, 'detach', DETACH); check_choice(reduction, 'reduction', REDUCTIONS)
         if seed is not None: check_number(seed, 'seed', 0, integer=True)
         if check_labels is not None: check_bool(check_labels, 'check_labels')
         if generator is not None and not isinstance(generator, torch.Generator):
@@ -50,16 +56,21 @@ class AMALoss(nn.Module):
         if generator is not None and seed is not None:
             raise ValueError(f"AMALoss got both seed={seed} and a generator: pass one of them (the generator is used as it is).")
         self.cr, self.fixed_alpha, self.per_step, self.n_pairs = cr, fixed_alpha, per_step, n_pairs
+        self.epochs, self.pairing, self.detach, self.reduction = epochs, pairing, detach, reduction
         self.seed, self.check_labels = seed, check_labels
         self.register_buffer('alpha', torch.tensor(1.0 if fixed_alpha is None else float(fixed_alpha), dtype=torch.float64))
         self.register_buffer('beta', torch.tensor(float(beta), dtype=torch.float64))
         self.correct, self.seen = torch.zeros((), dtype=torch.float64), torch.zeros((), dtype=torch.float64)
+        self.epochs_done = torch.zeros((), dtype=torch.float64)         # t: the end_epoch() calls so far
         self._gen, self._own_gen, self._saved_gen = generator, generator is None, None
 
     @property
     def options(self) -> dict: return {k: getattr(self, k) for k in self.OPTIONS}
     def extra_repr(self) -> str:
-        return f"beta={self.beta.item():g}, alpha={self.alpha.item():.4f}, " + ', '.join(f"{k}={v}" for k, v in self.options.items())
+        return f"beta={self.beta.item():g}, alpha={self.alpha.item():.4f}, " + ', '.join(f"{k}={v!r}" for k, v in self.options.items())
+    def _scaled(self, acc):
+        "The accuracy that Eq. 6 takes: `acc`, or with `epochs=N` `acc · min(t, N)/N` (a tensor)."
+        return acc if self.epochs is None else acc * (self.epochs_done / self.epochs).clamp(max=1)
 
 # %% ../nbs/04a_loss.ipynb #a4c10011
 @patch
@@ -98,8 +109,12 @@ def forward(self:AMALoss,
     labels = self.check(logits, labels, feats, head)
     if noise is None: noise = self.noise(labels)
     alpha = self.alpha.clone()          # this step's α: an update later in the step must not change what backward reads
+    how = dict(unbiased=self.cr, noise=noise, pairing=self.pairing, reduction=self.reduction)
     if feats is None or isinstance(head, nn.Linear):                 # g(α f_i + (1-α) f_j) = α g(f_i) + (1-α) g(f_j)
-        loss = ama_loss_from_logits(_f32(logits), labels, alpha, unbiased=self.cr, noise=noise)
+        if self.detach == 'none': loss = ama_loss_from_logits(_f32(logits), labels, alpha, **how)
+        else:                                                        # the detached features' logits: the classifier still learns from them
+            still = _f32(head(feats.detach()))
+            loss = ama_loss_from_logits(still if self.detach == 'both' else _f32(logits), labels, alpha, **how, logits_j=still)
     else:
         C = logits.shape[1]
         def scored(z):
@@ -107,7 +122,7 @@ def forward(self:AMALoss,
             if out.ndim != 2 or out.shape[1] != C:
                 raise ValueError(f"head maps the features to shape {tuple(out.shape)}, but the logits have {C} classes: pass the classifier that made these logits.")
             return _f32(out)
-        loss = ama_loss(feats, labels, scored, alpha, unbiased=self.cr, noise=noise)
+        loss = ama_loss(feats, labels, scored, alpha, detach=self.detach, **how)
     if count and self.training: self.count((logits.detach().argmax(1) == labels).sum(), labels.shape[0])
     return loss
 
@@ -119,7 +134,7 @@ def count(self:AMALoss,
     "Add to the epoch's counts without a host wait (`forward` does it for you); with `per_step=True`, α follows the running accuracy at once."
     self.correct.add_(correct); self.seen.add_(seen)
     if self.per_step and self.fixed_alpha is None:
-        self.alpha.copy_(alpha_from_acc(self.correct / self.seen.clamp_min(1), self.beta))
+        self.alpha.copy_(alpha_from_acc(self._scaled(self.correct / self.seen.clamp_min(1)), self.beta))
 
 # %% ../nbs/04a_loss.ipynb #a4c10029
 @patch
@@ -143,6 +158,9 @@ def check(self:AMALoss, logits:Tensor, labels:Tensor, feats:Tensor|None=None, he
                          "numbers, or the hard labels if these are soft targets.")
     if labels.ndim != 1 or labels.shape[0] != B or labels.dtype == torch.bool or labels.is_complex():
         raise ValueError(f"labels has shape {tuple(labels.shape)} and dtype {labels.dtype}: expected the ({B},) integer class ids of the batch's {B} logits.")
+    if self.detach != 'none' and (feats is None or head is None):
+        raise ValueError(f"detach={self.detach!r} needs the features and the classifier: pass feats= and head=, so that the classifier still "
+                         "learns from the detached side (the logits alone cannot stop the features' gradient without stopping the classifier's).")
     if feats is not None:
         if not isinstance(feats, Tensor) or feats.ndim != 2:
             shape = tuple(feats.shape) if isinstance(feats, Tensor) else type(feats).__name__
@@ -178,16 +196,18 @@ def end_epoch(self:AMALoss,
     acc:float|Tensor|None=None,  # the epoch's training accuracy if you count it yourself; None: from the counts of this epoch's calls
 ) -> Tensor:                     # α for the next epoch (a 0-d float64 tensor)
     "Once per epoch, after its last batch: α by Eq. 6 from the epoch's training accuracy (summed over the processes of a torch.distributed run), then the counts start again."
+    self.epochs_done.add_(1)
     if not self.per_step and self.fixed_alpha is None:
         if acc is None:
             counts = torch.stack([self.correct, self.seen])
             if _process_group(): dist.all_reduce(counts)              # every process's batches: one α for all of them
             correct, seen = counts
-            new = torch.where(seen > 0, alpha_from_acc(correct / seen.clamp_min(1), self.beta), self.alpha)   # no batch: α stays
-        elif isinstance(acc, Tensor): new = alpha_from_acc(acc.to(self.alpha), self.beta)
+            new = torch.where(seen > 0, alpha_from_acc(self._scaled(correct / seen.clamp_min(1)), self.beta), self.alpha)   # no batch: α stays
+        elif isinstance(acc, Tensor): new = alpha_from_acc(self._scaled(acc.to(self.alpha)), self.beta)
         else:
             check_number(acc, 'acc', 0, 1, hint='the training accuracy as a fraction (0.93), not a percentage (93)')
-            new = alpha_from_acc(acc, self.beta.item())               # in Python's float, as Eq. 6 is computed on the host
+            if self.epochs is None: new = alpha_from_acc(acc, self.beta.item())   # in Python's float, as Eq. 6 is computed on the host
+            else: new = alpha_from_acc(self._scaled(acc), self.beta)             # on the device: t stays there
         self.alpha.copy_(new) if isinstance(new, Tensor) else self.alpha.fill_(new)
     self.correct.zero_(); self.seen.zero_()
     return self.alpha.clone()
@@ -198,7 +218,7 @@ def get_extra_state(self:AMALoss) -> dict:
     "What the state_dict holds beside α and β: the epoch's counts, the options, and the pairs' generator's state (its device type and state)."
     g = self._gen
     gen = (g.device.type, g.get_state()) if g is not None else self._saved_gen
-    return dict(correct=self.correct.clone(), seen=self.seen.clone(), options=self.options, generator=gen)
+    return dict(correct=self.correct.clone(), seen=self.seen.clone(), epochs_done=self.epochs_done.clone(), options=self.options, generator=gen)
 
 @patch
 def set_extra_state(self:AMALoss, state:dict):
@@ -211,6 +231,7 @@ def set_extra_state(self:AMALoss, state:dict):
         diff = ', '.join(f"{k}={v!r} (here {getattr(self, k)!r})" for k, v in was.items() if getattr(self, k) != v)
         raise ValueError(f"this state comes from an AMALoss built with {diff}: build the AMALoss with the options of the run you resume.")
     self.correct.copy_(state['correct']); self.seen.copy_(state['seen'])
+    if 'epochs_done' in state: self.epochs_done.copy_(state['epochs_done'])   # a state from before `epochs` existed: its count does not matter
     gen, g = state['generator'], self._gen
     if gen is None: return
     if g is not None and g.device.type == gen[0]: g.set_state(gen[1])
@@ -225,5 +246,5 @@ def _apply(self:AMALoss, fn, recurse=True):
         dev = fn(torch.zeros((), device=state['alpha'].device)).device
         move = lambda t: t.to(dev, torch.float32 if dev.type == 'mps' and t.dtype == torch.float64 else t.dtype)
         for k, t in state.items(): self._buffers[k] = move(t)
-        self.correct, self.seen = move(self.correct), move(self.seen)
+        self.correct, self.seen, self.epochs_done = move(self.correct), move(self.seen), move(self.epochs_done)
     return self

@@ -11,9 +11,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from .core import Registry, check_bool, check_number
+from .core import Registry, check_bool, check_choice, check_number
 from .baselines import SupConLoss, mix, mix_draw, mixed_cross_entropy, mixup_loss, manifold_mixup_loss
 from .loss import AMALoss
+from .sampler import PAIRINGS
+from .interpolation import DETACH, REDUCTIONS
 from .models import pooled_features
 
 # %% auto #0
@@ -110,16 +112,24 @@ class AMA(Method):
         am:bool = True                  # asymptotic move (Eq. 6); False: α fixed at `alpha_no_am`
         alpha_no_am:float = 0.51        # α without AM (Table 5)
         alpha_per_step:bool = False     # update α every step (Algorithm 1's placement) instead of every epoch
+        alpha_progress:bool = False     # α = exp(-β · acc · t/N) after t of the run's N epochs ("where N is the number of epochs")
+        pairing:str = 'partner'         # 'within': the drawn set Z_s paired with a shuffle of itself (Algorithm 1, lines 10-11)
+        detach:str = 'none'             # 'partner': no AMA gradient into z_j; 'both': none into the features (the AMA term trains the classifier only)
+        reduction:str = 'mean'          # 'sum': Eq. 7 and 8 as written, sums over the batch (the batch size then scales the step)
         def __post_init__(self):
             check_number(self.beta, 'beta', 0, hint='the paper uses 0.67')
-            for n in ('cr', 'am', 'alpha_per_step'): check_bool(getattr(self, n), n)
+            for n in ('cr', 'am', 'alpha_per_step', 'alpha_progress'): check_bool(getattr(self, n), n)
             check_number(self.alpha_no_am, 'alpha_no_am', 0, 1, hint='the paper uses 0.51')
-        def loss_options(self) -> dict:
-            "The `AMALoss` arguments these options stand for."
-            return dict(beta=self.beta, cr=self.cr, fixed_alpha=None if self.am else self.alpha_no_am, per_step=self.alpha_per_step)
+            check_choice(self.pairing, 'pairing', PAIRINGS); check_choice(self.detach, 'detach', DETACH)
+            check_choice(self.reduction, 'reduction', REDUCTIONS)
+        def loss_options(self, epochs:int|None=None) -> dict:
+            "The `AMALoss` arguments these options stand for (`epochs`: the run's N, which `alpha_progress` needs)."
+            if self.alpha_progress and epochs is None: raise ValueError("alpha_progress=True needs the run's number of epochs: pass loss_options(epochs=N).")
+            return dict(beta=self.beta, cr=self.cr, fixed_alpha=None if self.am else self.alpha_no_am, per_step=self.alpha_per_step,
+                        epochs=epochs if self.alpha_progress else None, pairing=self.pairing, detach=self.detach, reduction=self.reduction)
     def setup(self, learn):
         super().setup(learn)
-        self.ama = AMALoss(**self.opts.loss_options(), generator=self.gen, check_labels=False).to(learn.device)
+        self.ama = AMALoss(**self.opts.loss_options(learn.cfg.epochs), generator=self.gen, check_labels=False).to(learn.device)
     def modules(self): return [self.ama]
     def after_batch(self, learn):
         if self.ama.per_step: self.ama.count(learn.correct, len(learn.batch.y))   # per epoch, α needs only the epoch's accuracy
@@ -132,7 +142,7 @@ class AMA(Method):
         head = model.get_classifier()
         logits = head(z)
         l_ama = ama(logits, y, z, head, noise=noise, count=False)                # L_AMA (Eq. 4, 5, 8)
-        return F.cross_entropy(logits, y) + l_ama, count_correct(logits, y)      # Algorithm 1, line 14
+        return F.cross_entropy(logits, y, reduction=ama.reduction) + l_ama, count_correct(logits, y)   # Algorithm 1, line 14 (Eq. 7 + Eq. 8)
     def args(self, learn, b): return learn.model, self.ama, b.x, b.y, self.ama.noise(b.y)
     def log(self): return dict(alpha=self.ama.alpha.item())
     def state_dict(self): return {**super().state_dict(), 'ama': self.ama.state_dict()}
@@ -189,7 +199,9 @@ class AMAMixup(AMA):
         head = model.get_classifier()
         logits = head(z)
         l_ama = ama(logits, y_aug, z, head, noise=noise, count=False)
-        return mixed_cross_entropy(logits, y, y[perm], lam) + l_ama, _mixed_correct(logits, y, y[perm], lam)
+        ce = mixed_cross_entropy(logits, y, y[perm], lam)
+        if ama.reduction == 'sum': ce = ce * len(y)                         # Eq. 7 as a sum, like Eq. 8
+        return ce + l_ama, _mixed_correct(logits, y, y[perm], lam)
     def args(self, learn, b):
         perm, lam = mix_draw(len(b.y), self.opts.mixup_alpha, self.gen, self.rng, b.y.device)
         y_aug = b.y if lam >= 0.5 else b.y[perm]

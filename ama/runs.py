@@ -122,8 +122,10 @@ class RunSpec:
 def _short(v): return f'{v:g}' if isinstance(v, float) else str(v)
 
 def run_curves(run_dir, train_counts=None) -> dict:
-    """A run's course, epoch by epoch, from its log.csv: stage, α (AMA's methods), training and test accuracy, and the
-    test accuracy of the many-, medium- and few-shot classes (by `train_counts`, in the epochs that evaluated)."""
+    """A run's course, epoch by epoch, from its log.csv: stage, α (AMA's methods), training and test accuracy, training loss, the
+    test accuracy of the many-, medium- and few-shot classes (by `train_counts`, in the epochs that evaluated), how often
+    the gradients were clipped and their median norm, and, where the run logged them (`class_stats`), each class's
+    training and test accuracy, mean feature, and the class its mean feature was classified as (None where not logged)."""
     import csv
     from ama.metrics import shot_accuracies
     p = Path(run_dir) / 'log.csv'
@@ -136,6 +138,10 @@ def run_curves(run_dir, train_counts=None) -> dict:
         shots = (shot_accuracies(torch.tensor(pc), torch.tensor(train_counts)) if pc is not None and train_counts is not None
                  and len(pc) == len(train_counts) else dict(many=None, medium=None, few=None))
         for k in ('many', 'medium', 'few'): out[k].append(shots[k])
+    lists = lambda k: [json.loads(r[k]) if r.get(k) not in (None, '', 'None') else None for r in rows]
+    out.update(train_loss=[num(r.get('train_loss')) for r in rows], clip_frac=[num(r.get('clip_frac')) for r in rows], grad_norm_median=[num(r.get('grad_norm_median')) for r in rows],
+               test_per_class=lists('test_per_class'), train_per_class=lists('train_per_class'), class_means=lists('class_means'),
+               class_mean_pred=lists('class_mean_pred'))
     return out
 
 def grid(dataset='toy', model='toy_mlp', imb=None, data_seed=0, **config) -> list[RunSpec]:
@@ -154,6 +160,7 @@ def seed_groups(specs) -> list[list]:
     "The specs in groups that differ only in their seed, in the order of their first members: what `fit_together` can train at once."
     groups = {}
     for s in specs:
+        if s.config.divergence == 'record': groups[len(groups)] = [s]; continue      # it may end early, alone: never stacked
         d = s.to_dict(); d['config'].pop('seed')
         g = groups.setdefault(json.dumps(d, sort_keys=True), [])
         if any(x.name == s.name for x in g): groups[len(groups)] = [s]      # a spec listed again: on its own (it loads)
@@ -161,11 +168,11 @@ def seed_groups(specs) -> list[list]:
     return list(groups.values())
 
 def _get(r, key):
-    "A value of a run record; `per_class_acc.3` indexes into a list; None where a failed run has none."
+    "A value of a run record; `per_class_acc.3` indexes into a list; None where a failed or diverged run has none."
     if '.' in key:
         k, i = key.rsplit('.', 1)
         return None if r.get(k) is None else r[k][int(i)]
-    return r.get(key) if r.get('failed') else r[key]
+    return r.get(key) if r.get('failed') or r.get('diverged_epoch') else r[key]
 
 def summarize(values) -> dict:
     "Mean, sample standard deviation (0 for one value), n and the values themselves; None values are left out."

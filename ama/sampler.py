@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['class_unbiased_probs', 'pair_noise', 'sample_pairs']
+__all__ = ['PAIRINGS', 'class_unbiased_probs', 'pair_noise', 'sample_pairs']
 
 # %% ../nbs/02_sampler.ipynb #954d2d30
 def _check_labels(labels:Tensor):
@@ -43,14 +43,17 @@ def pair_noise(
     return torch.empty(2, B if n is None else n, B, device=labels.device).exponential_(generator=generator)
 
 # %% ../nbs/02_sampler.ipynb #687aa000
+PAIRINGS = ('partner', 'within')   # how the pairs of a batch are formed (see below)
+
 def sample_pairs(
     labels:Tensor,          # (B,) integer class labels of the mini-batch
     n:int|None=None,        # number of pairs (default: the batch size)
     generator:torch.Generator|None=None,  # a generator on `labels.device`, for reproducible draws
     unbiased:bool=True,     # Eq. 5 (True) or uniform over samples (False: the ablation "without CR")
     noise:Tensor|None=None, # (2, n, B) standard exponential draws to use instead of drawing from `generator`
+    pairing:str='partner',  # 'partner': each j by Eq. 5 among the other classes; 'within': the i's (Z_s) paired with a shuffle of themselves
 ) -> tuple[Tensor, Tensor]: # index tensors (i, j), each of shape (n,)
-    "Draw `n` pairs of mini-batch indices from different classes: `i` by Eq. 5, `j` likewise among the other classes."
+    "Draw `n` pairs of mini-batch indices: `i` by Eq. 5 (the set Z_s), `j` by Eq. 5 among the other classes, or from a shuffle of Z_s."
     _check_labels(labels)
     B = labels.shape[0]
     n = (B if n is None else n) if noise is None else noise.shape[1]
@@ -58,9 +61,11 @@ def sample_pairs(
         raise ValueError(f"n={n!r} pairs were asked for; n must be a positive integer (or None for the batch size).")
     if noise is not None and (noise.ndim != 3 or noise.shape[0] != 2 or noise.shape[2] != B):
         raise ValueError(f"noise has shape {tuple(noise.shape)}, expected (2, n, {B}) for a batch of {B}; draw it with pair_noise(labels, n).")
+    if pairing not in PAIRINGS: raise ValueError(f"pairing={pairing!r} is not a pairing: expected one of {', '.join(map(repr, PAIRINGS))}.")
     same = labels[:, None] == labels[None, :]
     w = 1.0 / same.sum(1) if unbiased else torch.ones(B, device=labels.device)     # Eq. 5 up to the constant 1/C_B
     e = (pair_noise(labels, n, generator) if noise is None else noise).clamp_min(torch.finfo(torch.float32).tiny)
-    i = (w / e[0]).argmax(1)
+    i = (w / e[0]).argmax(1)                  # Z_s: n draws by Eq. 5
+    if pairing == 'within': return i, i[e[1, :, 0].argsort()]      # Z_s against a random permutation of itself; same-class pairs are masked by the loss
     j = ((~same)[i] * w / e[1]).argmax(1)     # only other classes; a single-class batch gives j = 0 (masked by the loss)
     return i, j

@@ -6,7 +6,7 @@ Docs: https://ama-dev.github.io/ama/sections.html.md"""
 
 # %% ../nbs/09d_sections.ipynb #d9d00003
 from __future__ import annotations
-import dataclasses, math, sys
+import dataclasses, math, statistics, sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,9 +21,10 @@ from .recipes import ABLATION, TABLE4_METHODS, TASKS, is_full_length, recipe
 from .tables import ds_title, lt_col, standin_runs_note, TABLE_LEGEND
 
 # %% auto #0
-__all__ = ['PARAMS', 'EXECUTION', 'COMMON', 'SECTIONS', 'TOY_PARAMS', 'TOY_CHECKS', 'show', 'with_betas', 'Section',
-           'register_section', 'task_grid', 'toy_spec', 'toy_grid', 'describe_data', 'IncompleteExperiment',
-           'SectionRun', 'setup']
+__all__ = ['PARAMS', 'EXECUTION', 'COMMON', 'SECTIONS', 'TOY_PARAMS', 'TOY_CHECKS', 'READINGS', 'READING_KEYS', 'READINGS_PARAMS',
+           'READINGS_CHECKS', 'show', 'with_betas', 'Section', 'register_section', 'task_grid', 'toy_spec', 'toy_grid',
+           'Reading', 'reading_of', 'readings_spec', 'readings_grid', 'trace_summary', 'describe_data',
+           'IncompleteExperiment', 'SectionRun', 'setup']
 
 # %% ../nbs/09d_sections.ipynb #d9d00007
 def _optional(check):
@@ -158,13 +159,13 @@ def task_grid(section:Section, p) -> dict:
     return {'main': specs}
 
 # %% ../nbs/09d_sections.ipynb #d9d00013
-def toy_spec(p, method:str, seed:int, beta:float|None=None, batch_size:int|None=None) -> RunSpec:
-    "The §3.3 settings for `method`: AMA's β, SupCon without a projection head and with its own encoder epochs."
+def toy_spec(p, method:str, seed:int, beta:float|None=None, batch_size:int|None=None, options:dict|None=None, **config) -> RunSpec:
+    "The §3.3 settings for `method`: AMA's β, SupCon without a projection head and with its own encoder epochs; more of the method's `options`, and `config` (fields of `TrainConfig`) over the settings."
     beta, batch_size = p.beta if beta is None else beta, p.batch_size if batch_size is None else batch_size
-    opts = {'ama': dict(beta=beta), 'ama_mixup': dict(beta=beta), 'supcon': dict(proj_dim=None)}.get(method, {})
-    cfg = TrainConfig(method=method, options=opts, seed=seed, batch_size=batch_size, lr=0.1, momentum=0.9, weight_decay=5e-4,
-                      clip_grad=p.clip_grad, eval_every=10, epochs=p.supcon_epochs if method == 'supcon' else p.epochs,
-                      linear_epochs=p.epochs)
+    opts = {'ama': dict(beta=beta), 'ama_mixup': dict(beta=beta), 'supcon': dict(proj_dim=None)}.get(method, {}) | (options or {})
+    cfg = TrainConfig(**{**dict(method=method, options=opts, seed=seed, batch_size=batch_size, lr=0.1, momentum=0.9, weight_decay=5e-4,
+                                clip_grad=p.clip_grad, eval_every=10, epochs=p.supcon_epochs if method == 'supcon' else p.epochs,
+                                linear_epochs=p.epochs), **config})
     return RunSpec('toy', 'toy_mlp', cfg, data_seed=p.data_seed)
 
 def toy_grid(section:Section, p) -> dict:
@@ -187,6 +188,83 @@ TOY_CHECKS = dict(methods=lambda v, n, p: check_names(v, n, METHODS), epochs=che
                   beta=_one_number, betas=lambda v, n: check_numbers(v, n), batch_sizes=lambda v, n: check_numbers(v, n, 1, integer=True),
                   clip_grad=_optional(check_positive), data_seed=lambda v, n: check_int(v, n, 0))
 
+# %% ../nbs/09d_sections.ipynb #d9d00031
+@dataclass
+class Reading:
+    "One reading of §3.2 that the readings study trains: its method and options, a short title, and the passage of the paper that allows it."
+    method:str; options:dict; title:str; passage:str
+
+READINGS = {   # name -> Reading: the readings notebook's rows (AMA's options are quoted with their passages in the loss notebook)
+    'orig': Reading('orig', {}, 'Orig.', 'cross-entropy alone, beside the readings'),
+    'ama': Reading('ama', {}, 'AMA, our reading', 'α once per epoch by Eq. 6 as printed; i by Eq. 5, its partner by Eq. 5 among the other '
+                   'classes; the gradient into both sides; means'),
+    'per_step': Reading('ama', dict(alpha_per_step=True), 'α per step', 'Algorithm 1, line 17: "Update α by Eq. 6", inside the loop over the mini-batches'),
+    'progress': Reading('ama', dict(alpha_progress=True), 'α over t/N', '"where N is the number of epochs" (after Eq. 6): α = exp(−β·acc·t/N)'),
+    'within': Reading('ama', dict(pairing='within'), 'Z_s shuffled', 'Algorithm 1, lines 10–11: Z_s drawn by Eq. 5, the augmented features generated from Z_s'),
+    'detach_partner': Reading('ama', dict(detach='partner'), 'partner detached', 'Eq. 4 says nothing of a stop-gradient: no AMA gradient into z_j'),
+    'detach_both': Reading('ama', dict(detach='both'), 'both detached', '§3.3: "AMA forces a decision boundary to locate near the midpoint": '
+                           'the AMA term trains only the classifier'),
+    'sum': Reading('ama', dict(reduction='sum'), 'sums', 'Eq. 7 and 8 are sums over the batch (the batch size then scales the step)'),
+}
+READING_KEYS = ('alpha_per_step', 'alpha_progress', 'pairing', 'detach', 'reduction')   # the options of AMA that the readings set
+
+def reading_of(r:dict) -> str|None:
+    "The name in `READINGS` of a run record (by its method and AMA's reading options); None if it is none of them."
+    defaults = dataclasses.asdict(METHODS['ama'].Options())
+    for name, rd in READINGS.items():
+        if r.get('method') != rd.method: continue
+        want = {**defaults, **rd.options}
+        if rd.method != 'ama' or all(r.get(k) == want[k] for k in READING_KEYS): return name
+    return None
+
+def readings_spec(p, reading:str, seed:int, clip:bool=True) -> RunSpec:
+    "A run of the readings study: §3.3's settings (`toy_spec`) under `reading`, its course logged every epoch, its divergence recorded; `clip=False`: without gradient clipping."
+    rd = READINGS[reading]
+    return toy_spec(p, rd.method, seed, options=rd.options, clip_grad=p.clip_grad if clip else None, eval_every=1, class_stats=True,
+                    divergence='record', diverge_factor=1e30)
+
+def readings_grid(section:Section, p) -> dict:
+    "The readings notebook's runs: `main` (each reading, every seed, at §3.3's clipping), `noclip` (the `noclip` readings without clipping)."
+    return dict(main=[readings_spec(p, r, s) for r in p.readings for s in p.seeds],
+                noclip=[readings_spec(p, r, s, clip=False) for r in (p.noclip if p.clip_grad is not None else []) for s in p.seeds])
+
+def _first_of_last_run(pairs) -> int|None:
+    "The first epoch of the run of epochs, reaching to the last, whose flag is true: `pairs` are (epoch, flag); None if the last flag is false."
+    first = None
+    for e, f in pairs: first = (first or e) if f else None
+    return first
+
+def trace_summary(r:dict) -> dict:
+    """What a run's course (`r['curves']`, from its log) says in a few numbers: the share of its steps whose gradients were
+    clipped, the median over its epochs of each epoch's median gradient norm, its first and last training loss, and for
+    its smallest class (by training points): its training accuracy in the last epoch, the number of epochs whose test
+    accuracy of it was at least 50% (`tail_kept_epochs`), the epoch from which that accuracy stayed below 50%
+    (`tail_lost_epoch`; 1 if it never reached 50%) and the α in force when that epoch began (`tail_lost_alpha`: logged at
+    the end of the epoch before, 1 before the first), and the epoch from which the classifier gave its mean feature another
+    class (`tail_mean_taken_epoch`, that class in `tail_mean_taken_by`); None where the log has no such number."""
+    c, k = r.get('curves') or {}, min(range(len(r['train_counts'])), key=lambda i: r['train_counts'][i])
+    ep = c.get('epoch', [])
+    some = lambda xs: [x for x in xs if x is not None]
+    at = lambda key: [(e, v[k]) for e, v in zip(ep, c.get(key, [])) if v is not None]
+    clip, med, loss = some(c.get('clip_frac', [])), some(c.get('grad_norm_median', [])), some(c.get('train_loss', []))
+    test, train, pred = at('test_per_class'), at('train_per_class'), at('class_mean_pred')
+    taken = _first_of_last_run((e, p != k) for e, p in pred)
+    lost = _first_of_last_run((e, a < 0.5) for e, a in test)
+    alpha = {e: a for e, a in zip(ep, c.get('alpha', [])) if a is not None}
+    return dict(clip_frac=sum(clip) / len(clip) if clip else None, grad_norm_median=statistics.median(med) if med else None,
+                loss_first=loss[0] if loss else None, loss_last=loss[-1] if loss else None, tail_class=k,
+                tail_train_acc_last=train[-1][1] if train else None, tail_kept_epochs=sum(a >= 0.5 for e, a in test) if test else None,
+                tail_lost_epoch=lost,
+                tail_lost_alpha=(1.0 if lost == 1 else alpha.get(lost - 1)) if lost and alpha else None,
+                tail_mean_taken_epoch=taken, tail_mean_taken_by=pred[-1][1] if taken else None)
+
+def _readings_full_length(r:dict, p) -> bool: return r['epochs'] >= 100 and r['batch_size'] == 16
+
+READINGS_PARAMS = ('seeds', 'readings', 'noclip', 'epochs', 'beta', 'batch_size', 'clip_grad', 'data_seed', 'device', 'stack_seeds',
+                   'workers', 'out_dir', 'overwrite')
+READINGS_CHECKS = dict(readings=lambda v, n: check_names(v, n, READINGS), noclip=lambda v, n: [] if is_none(v) else check_names(v, n, READINGS),
+                       **{k: TOY_CHECKS[k] for k in ('epochs', 'batch_size', 'beta', 'clip_grad', 'data_seed')})
+
 # %% ../nbs/09d_sections.ipynb #d9d00015
 _LT = COMMON + ('imb', 'warmup_epochs', 'milestones')
 for _s in (
@@ -201,6 +279,8 @@ for _s in (
     Section('4.5', '60_ablation.ipynb', ('coarse2fine', 'longtail'),
             tuple(k for k in COMMON if k != 'methods') + ('tasks', 'imb', 'variants')),
     Section('4.6', '70_mixup.ipynb', ('coarse2fine', 'longtail'), COMMON + ('tasks', 'imb')),
+    Section('readings', '15_readings.ipynb', params=READINGS_PARAMS, checks=READINGS_CHECKS, grid=readings_grid,
+            full_length=_readings_full_length, summary=('test_acc', 'per_class_acc.3', 'alignment', 'd_relative'), by=('method',)),
 ): register_section(_s)
 
 # %% ../nbs/09d_sections.ipynb #d9d00017

@@ -36,6 +36,9 @@ def check_together(learners):
     seeds = [l.cfg.seed for l in ls]
     if len(set(seeds)) != len(seeds): raise ParameterError(f"fit_together got seeds {seeds}; each run needs a seed of its own.")
     if any(l.procs.world > 1 for l in ls): raise ParameterError("fit_together does not run under torchrun; there, each process trains one run.")
+    if any(l.cfg.divergence == 'record' for l in ls):
+        raise ParameterError("fit_together got runs with divergence='record', which end on their own when they diverge, while a stack trains "
+                             "all its seeds to the end: train them apart (Learner.fit; an Experiment does so by itself).")
     return ls
 
 # %% ../nbs/08e_together.ipynb #da90f78c

@@ -81,7 +81,7 @@ _INPUTS = {}     # tiny runs of notebooks that others read, made once per sessio
 def session_tmp(tmp_path_factory): return tmp_path_factory.mktemp('inputs')
 
 def test_there_are_experiment_notebooks():
-    assert {'10_toy', '20_motivation', '30_coarse2fine', '40_longtail', '50_classic', '60_ablation', '70_mixup', '80_results'} <= set(NAMES)
+    assert {'10_toy', '15_readings', '20_motivation', '30_coarse2fine', '40_longtail', '50_classic', '60_ablation', '70_mixup', '80_results'} <= set(NAMES)
 
 @pytest.mark.parametrize('name', NAMES)
 def test_notebook_runs_and_writes_artifacts(name, tmp_path, session_tmp):
@@ -142,7 +142,7 @@ BAD = [('methods', 'orig,amma', "methods='orig,amma' is not valid: expected name
 def notebook_section(nb_path:Path) -> str:
     "The section key a notebook hands to `ama.sections.setup`."
     src = '\n'.join(c.source for c in nbformat.read(nb_path, 4).cells if c.cell_type == 'code')
-    return re.search(r"setup\('([\d.]+)'", src)[1]
+    return re.search(r"setup\('([^']+)'", src)[1]
 
 SETUP_NOTEBOOKS = [n for n in NAMES if 'setup(' in ''.join(c.source for c in nbformat.read(NBS / f'{n}.ipynb', 4).cells)]
 
