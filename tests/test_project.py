@@ -82,3 +82,22 @@ def test_experiment_notebooks_run_the_papers_settings_and_say_what_their_pages_s
         assert cmd and cmd[:3] == ["papermill", f"nbs/{p.name}", f"out/render/{p.name}"], (p.name, cmd)
         shown = [c for c in cells if c["cell_type"] == "code" and c.get("outputs")]
         assert len(shown) >= 3, f"{p.name} stores no outputs: run python tools/render_pages.py {p.stem}"
+
+def test_no_cell_mixes_imports_with_code_the_docs_build_would_run():
+    """nbdev's docs build executes every cell that imports something, and warns ("Found cells containing imports and
+    other code") when such a cell also holds checks or set-up, which then run while the docs render: imports go in
+    cells of their own. Judged by nbdev's own rule, cell by cell, as its docs build reads the notebooks."""
+    import warnings
+    from nbdev.process import NBProcessor
+    from nbdev.processors import add_show_docs, _do_eval    # nbdev-docs' rules: which notebooks run, which cells
+    found = []
+    for p in NBS + [ROOT / "nbs" / "index.ipynb"]:
+        proc = NBProcessor(p, procs=[add_show_docs])
+        proc.process()
+        if not proc.nb.has_docs_: continue        # a notebook that documents no function is not run at all
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for cell in proc.nb.cells: _do_eval(cell)
+        found += [f"{p.name}: {str(w.message).split('---')[1].strip().splitlines()[0][:80]}"
+                  for w in caught if "imports and other code" in str(w.message)]
+    assert not found, "move the imports of these cells into a cell of their own:\n" + "\n".join(found)
