@@ -71,7 +71,7 @@ def test_loss_and_learner_work_without_the_extras(tmp_path):
     assert out.strip() == 'ok []', out
 
 DDP = textwrap.dedent('''
-    import json, math, sys
+    import json, math, os, sys
     import torch, torch.distributed as dist, torch.multiprocessing as mp, torch.nn.functional as F
     from torch import nn
     from torch.nn.parallel import DistributedDataParallel
@@ -108,8 +108,11 @@ DDP = textwrap.dedent('''
             every = [None] * world; dist.all_gather_object(every, mine)
             res.append(dict(alpha=alpha, both=math.exp(-0.67 * sum(c for c, _ in every) / sum(s for _, s in every)),
                             own=math.exp(-0.67 * mine[0] / mine[1]), counts=[net.ama.correct.item(), net.ama.seen.item()]))
-        json.dump(res, open(f'{out}.{rank}.json', 'w'))
+        with open(f'{out}.{rank}.json', 'w') as f: json.dump(res, f)
         dist.destroy_process_group()
+        # torch 2.14's gloo aborts now and then as the interpreter shuts down, after the group is destroyed ("terminate
+        # called without an active exception", about 1 run in 10 here, with or without AMALoss): not what this checks.
+        os._exit(0)
 
     if __name__ == '__main__':
         mp.spawn(run, args=(2, sys.argv[1] + '.rdv', sys.argv[1]), nprocs=2)
