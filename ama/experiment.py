@@ -10,7 +10,7 @@ import contextlib, datetime, json, os, re, sys, time
 from pathlib import Path
 import torch
 from .core import (DamagedRunError, DiskFullError, FolderError, ParameterError, RunExistsError, RunFolder, RunLockedError,
-                      bad_value, check_bool, check_int, read_json, write_json, writable)
+                      atomic_write, bad_value, check_bool, check_int, read_json, write_json, writable)
 from .data import load_dataset
 from .methods import METHODS, Callback
 from .config import EXECUTION_FIELDS, TrainConfig, plan_stages
@@ -21,7 +21,7 @@ from .runs import (RunSpec, environment, environment_line, grid, identity, neste
                       summarize, summarize_records, cpu_model, device_name, _git_commit)
 
 # %% auto #0
-__all__ = ['Experiment', 'incomplete_sentence', 'write_json_text']
+__all__ = ['Experiment', 'incomplete_sentence']
 
 # %% ../nbs/09_experiment.ipynb #6ce9df2e
 def _jsonable(x):
@@ -45,7 +45,7 @@ class Experiment:
     def __init__(self, out_dir, params:dict, overwrite:bool=False, log=print, data_root='data', device:str='cpu', progress=None):
         self.out, self.params, self.log = Path(out_dir), _jsonable(params), log
         self.data_root, self.device, self.progress = data_root, device, progress
-        self.records, self.failed, self.figures, self.t0, self._data, self._eta = {}, {}, [], time.time(), {}, None
+        self.records, self.failed, self.figures, self.t0, self._data, self._eta, self._held = {}, {}, [], time.time(), {}, None, {}
         self.poll = 5.0                              # seconds between looks at runs that other processes hold
         self.git_commit = _git_commit()             # the code that trains: read when the experiment starts, not when it ends
         self.folder = RunFolder(self.out, 'params.json', 'results.json', ('manifest.json',), what='experiment', resume_file='params.json')
@@ -182,10 +182,10 @@ class Experiment:
             except OSError: pass
         self.log(self.failed[spec.name] + '; the other runs go on.')
 
-    def _attempt(self, train, units):
-        "Run `train()`, recording a failure of the runs of `units` instead of stopping the grid (a full disk or an unwritable folder still stops it)."
+    def _attempt(self, train, units, reraise=()):
+        "Run `train()`, recording a failure of the runs of `units` instead of stopping the grid (a full disk or an unwritable folder still stops it, as do `reraise`)."
         try: return train()
-        except (KeyboardInterrupt, DiskFullError, FolderError, RunLockedError): raise
+        except (KeyboardInterrupt, DiskFullError, FolderError, RunLockedError, *reraise): raise
         except Exception as e:
             for s in units:
                 if s.name not in self.records: self._fail(s, e)
@@ -204,9 +204,9 @@ class Experiment:
                 fit_together(ls, [self.out / 'runs' / s.name for s in todo])
                 for s, l in zip(todo, ls): self._record(s, l.results, f'trained together with {len(todo) - 1} other seed{"s" * (len(todo) > 2)} in {time.time() - t0:.1f} s')
                 return ls
-            try: return self._attempt(train, todo)
+            try: ls = self._attempt(train, todo, reraise=(RunExistsError,))
             except (RunLockedError, RunExistsError): pass     # another worker holds or finished one of them: each on its own
-            if any(s.name in self.failed for s in todo): return []
+            else: return ls or []                              # None: the group's failure is recorded
         return [self._run_or_leave(s) for s in todo]          # fresh learners: a failed claim may have loaded a checkpoint
 
     def _run_or_leave(self, spec:RunSpec, quiet:bool=False):
@@ -266,8 +266,8 @@ class Experiment:
                     f"{s.name} ({self._held[s.name]})" for s in held) + "; each is loaded when it finishes, or trained here if its process dies.")
             time.sleep(self.poll)
 
-    def _pool(self, units, workers:int) -> set:
-        "Train `units` (lists of specs; several are trained together) in `workers` processes side by side, longest first, each with its share of the CPU threads; the names of the first spec of each unit done."
+    def _pool(self, units, workers:int):
+        "Train `units` (lists of specs; several are trained together) in `workers` processes side by side, longest first, each with its share of the CPU threads."
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor, FIRST_COMPLETED, wait
         from ama.experiment import _worker_init, _worker_run      # by name, as a spawned process finds them (also when a notebook defines them)
@@ -275,19 +275,16 @@ class Experiment:
         threads = max(1, torch.get_num_threads() // workers)
         order = sorted(units, key=lambda u: -sum(st.epochs for st in plan_stages(u[0].config)))
         args = (str(self.out.resolve()), self.params, str(Path(self.data_root).resolve()), self.device, threads)
-        done = set()
         with ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn'), initializer=_worker_init, initargs=args) as pool:
             futs = {pool.submit(_worker_run, [s.to_dict() for s in u]): u for u in order}
             left = set(futs)
             while left:
                 finished, left = wait(left, timeout=2, return_when=FIRST_COMPLETED)
-                if self._eta is not None and not self._eta.told: self._eta.poll(self.out / 'runs', [s for u in order for s in u], self.data)
+                if self._eta is not None and not self._eta.told: self._eta.poll(self.out / 'runs', order, self.data)
                 for f in finished:
-                    name, lines, failed = f.result()          # a run that fails is recorded by its worker; a worker that dies raises here
+                    _, lines, failed = f.result()          # a run that fails is recorded by its worker; a worker that dies raises here
                     for l in lines: self.log(l)
                     self.failed.update(failed)
-                    done.add(name)
-        return done
 
     def collect(self, specs) -> list[dict]:
         "The records of the specs whose runs are finished, by whichever worker, read from their folders (no weights loaded); the log names the others."
@@ -321,7 +318,7 @@ class Experiment:
         "Write a file of this experiment (a table, say) into `out_dir`, atomically, listed in its manifest so that `overwrite` removes it."
         p = self.out / name
         self._note('figures', p.name)
-        write_json_text(p, text)
+        atomic_write(p, lambda q: q.write_text(text))
         return p
 
     def finish(self, summary:dict, extra:dict|None=None) -> dict:
@@ -350,11 +347,6 @@ def incomplete_sentence(missing, failed) -> str:
     if missing: parts.append(f"{len(missing)} run{'s' * (len(missing) > 1)} did not finish here ({', '.join(missing)})")
     return ' and '.join(parts) + '.'
 
-def write_json_text(path, text:str):
-    "Write `text` to `path` whole or not at all."
-    from ama.core import atomic_write
-    atomic_write(Path(path), lambda p: p.write_text(text))
-
 class _Eta:
     "The projected finish of a grid, from the first epoch timed: `first_epoch(images, seconds)` in this process, or `poll` of the workers' logs."
     def __init__(self, log, images:int, parallel:int, runs:int): self.log, self.images, self.parallel, self.runs, self.told = log, images, parallel, runs, False
@@ -367,16 +359,16 @@ class _Eta:
         self.log(f"First epoch: {seconds:.1f} s for {images:,} images ({rate:,.0f} images/s). At this rate the {self.runs} run"
                  f"{'s' * (self.runs != 1)} to train need about {_duration(left)}{f' ({self.parallel} side by side)' if self.parallel > 1 else ''}: "
                  f"done around {end:%Y-%m-%d %H:%M} (local time).")
-    def poll(self, runs_dir:Path, specs, data):
-        "Read the first epoch that any worker logged (log.csv's `time`) and project from it."
-        for s in specs:
+    def poll(self, runs_dir:Path, units, data):
+        "Read the first epoch that any worker logged (log.csv's `time`, which covers every seed of a stacked unit) and project from it."
+        for s, k in ((s, len(u)) for u in units for s in u):
             p = runs_dir / s.name / 'log.csv'
             try: rows = p.read_text().splitlines()
             except OSError: continue
             if len(rows) < 2: continue
             head, first = rows[0].split(','), rows[1].split(',')
             if 'time' not in head: continue
-            n = len(data(s).x_train) // s.config.batch_size * s.config.batch_size
+            n = k * (len(data(s).x_train) // s.config.batch_size * s.config.batch_size)
             try: self.first_epoch(n, float(first[head.index('time')]))
             except ValueError: continue
             return
