@@ -102,7 +102,7 @@ class ClassStats(Callback):
         finally: m.train(was)
         self.stats.index_add_(0, b.y, torch.cat([hit[:, None].float(), torch.ones_like(hit[:, None], dtype=torch.float32), z.float()], 1))
     def after_epoch(self, learn):
-        s = self.stats; seen = s[:, 1].clamp_min(1)
+        s = learn.procs.sum(self.stats); seen = s[:, 1].clamp_min(1)     # every process's batches
         means = s[:, 2:] / seen[:, None]
         with torch.no_grad(): pred = learn.model.get_classifier()(means).argmax(1)
         C, d = means.shape
