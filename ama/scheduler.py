@@ -12,7 +12,7 @@ from torch import Tensor
 from .core import check_bool, check_number
 
 # %% auto #0
-__all__ = ['alpha_from_acc', 'AlphaScheduler']
+__all__ = ['alpha_from_acc']
 
 # %% ../nbs/03_scheduler.ipynb #667fec72
 def alpha_from_acc(
@@ -25,39 +25,3 @@ def alpha_from_acc(
     if not 0.0 <= acc <= 1.0:
         raise ValueError(f"acc={acc} is outside [0, 1]; pass the training accuracy as a fraction (0.93), not a percentage (93).")
     return math.exp(-beta * acc)
-
-# %% ../nbs/03_scheduler.ipynb #b56eafdb
-class AlphaScheduler:
-    "α for AMA: 1.0 at the start, then Eq. 6 from the training accuracy (per epoch, or per step), or a fixed value."
-    def __init__(self,
-        beta:float=0.67,        # Eq. 6's β
-        fixed:float|None=None,  # keep α at this value (0.51: the ablation "without AM")
-        per_step:bool=False,    # update after every step from the epoch's running accuracy (Algorithm 1, line 17)
-    ):
-        check_number(beta, 'beta', 0, hint='the paper uses 0.67')
-        if fixed is not None: check_number(fixed, 'fixed', 0, 1, hint='None, or the ablation without AM uses 0.51')
-        check_bool(per_step, 'per_step')
-        self.beta, self.fixed, self.per_step = beta, fixed, per_step
-        self.alpha = 1.0 if fixed is None else float(fixed)
-        self.before_epoch()
-
-    def before_epoch(self):
-        "Reset the running accuracy of the epoch."
-        self._correct, self._seen = 0, 0
-
-    def after_batch(self, correct, seen):
-        "Count `correct` of `seen` original samples (ints or device tensors); in per-step mode, update α."
-        self._correct, self._seen = self._correct + correct, self._seen + seen
-        if self.per_step and self.fixed is None:
-            acc = self._correct / self._seen
-            self.alpha = alpha_from_acc(acc if isinstance(acc, Tensor) else float(acc), self.beta)
-
-    def after_epoch(self, acc=None):
-        "In per-epoch mode, set α from the epoch's accuracy (`acc`, or the counts passed to `after_batch`)."
-        if self.per_step or self.fixed is not None: return
-        if acc is None: acc = self._correct / max(self._seen, 1)
-        self.alpha = alpha_from_acc(float(acc), self.beta)
-
-    def state_dict(self): return dict(alpha=float(self.alpha), beta=self.beta, fixed=self.fixed, per_step=self.per_step)
-    def load_state_dict(self, d): self.alpha = d['alpha']
-    def __repr__(self): return f"AlphaScheduler(alpha={float(self.alpha):.4f}, beta={self.beta}, fixed={self.fixed}, per_step={self.per_step})"
