@@ -74,9 +74,10 @@ def check_positive(value, name:str, hint:str='') -> float:
     "`value` as a finite number > 0 (papermill may pass '0.1' as a string)."
     try: v = float(value) if isinstance(value, str) else value
     except ValueError: v = value
-    return check_number(v, name, 0, lo_open=True, hint=hint)
+    try: return check_number(v, name, 0, lo_open=True, hint=hint)
+    except ParameterError: bad_value(name, value, 'a finite number > 0', hint)     # naming the value as it was passed
 
-def check_numbers(values, name:str, min_value:float=0.0, integer:bool=False, empty:bool=True, whole_as_int:bool=False) -> list:
+def check_numbers(values, name:str, min_value:float=0.0, integer:bool=False, empty:bool=True, whole_as_int:bool=False, example:str|None=None) -> list:
     "A list of distinct finite numbers >= `min_value`, from a list or a string like '0.3,0.5': floats, or ints with `integer` (whole numbers only) or `whole_as_int` (100 but 50.5); empty only with `empty`."
     out = []
     for p in split_list(values):
@@ -84,7 +85,7 @@ def check_numbers(values, name:str, min_value:float=0.0, integer:bool=False, emp
         except (TypeError, ValueError): v = None
         if v is None or not math.isfinite(v) or v < min_value or (integer and not v.is_integer()):
             bad_value(name, values, f"a list of {'whole numbers' if integer else 'numbers'} >= {min_value:g}, such as "
-                      f"\"{'0,1,2' if integer else '0.3,0.5'}\"" + (' (or "" for none)' if empty else ''))
+                      f"\"{example or ('0,1,2' if integer else '0.3,0.5')}\"" + (' (or "" for none)' if empty else ''))
         out.append(int(v) if integer or (whole_as_int and v.is_integer()) else v)
     if not out and not empty: bad_value(name, values, 'at least one value')
     if len(set(out)) != len(out): bad_value(name, values, 'distinct values')
@@ -301,8 +302,10 @@ class RunFolder:
         return self.resume_file is not None and (self.path / self.resume_file).exists()
 
     def clean_tmp(self) -> list:
-        "Delete the temporary files that killed writers left here (ours: named for a process of this host that is gone); the names deleted."
-        host, gone = socket.gethostname(), []
+        """Delete the temporary files that killed writers left here (ours: named for a process id that is not running on this
+        machine; the names carry no host, so on a folder shared between machines another machine's writer must hold no
+        temporary file here while this one holds the lock); the names deleted."""
+        gone = []
         for p in self.path.glob('*.tmp'):
             m = re.search(r'\.(\d+)[-.][0-9a-f]+\.tmp$', p.name)
             if m and not _alive(int(m[1])):

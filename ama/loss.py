@@ -6,7 +6,7 @@ Docs: https://ama-dev.github.io/ama/loss.html.md"""
 
 # %% ../nbs/04a_loss.ipynb #a4c10003
 from __future__ import annotations
-import inspect, math
+import inspect
 import torch
 import torch.distributed as dist
 from torch import nn, Tensor

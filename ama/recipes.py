@@ -8,7 +8,7 @@ Docs: https://ama-dev.github.io/ama/recipes.html.md"""
 from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
-from .core import ParameterError, bad_value, split_list
+from .core import ParameterError, bad_value
 from .data import DATASETS
 from .learner import METHODS, TrainConfig
 

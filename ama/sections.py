@@ -6,12 +6,12 @@ Docs: https://ama-dev.github.io/ama/sections.html.md"""
 
 # %% ../nbs/09d_sections.ipynb #d9d00003
 from __future__ import annotations
-import dataclasses, math, statistics, sys
+import dataclasses, statistics, sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from .core import (Registry, ParameterError, bad_value, check_bool, check_device, check_int, check_names, check_numbers,
-                      check_positive, check_seeds, is_none, split_list)
+                      check_positive, check_seeds, is_none)
 from .data import DATASETS, load_dataset
 from .models import MODELS
 from .learner import METHODS, TrainConfig
@@ -32,14 +32,14 @@ def _optional(check):
     return lambda v, name: None if is_none(v) else check(v, name)
 
 def _milestones(v, name) -> tuple:
-    out = check_numbers(v, name, 1, integer=True)
+    out = check_numbers(v, name, 1, integer=True, example='160,180')
     return tuple(out)
 
 PARAMS = {   # name -> check(value, name); a section's parameters are some of these
     'dataset': None,                     # checked against the section's data sets (see `Section.check`)
     'data_root': lambda v, n: str(v),
     'download': check_bool,
-    'imb': lambda v, n: check_numbers(v, n, 1, empty=False, whole_as_int=True),
+    'imb': lambda v, n: check_numbers(v, n, 1, empty=False, whole_as_int=True, example='100,50,10'),
     'model': _optional(lambda v, n: check_names(v, n, MODELS)),
     'methods': None,                     # names of METHODS, or 'table4' in §4.4
     'variants': lambda v, n: check_names(v, n, ABLATION),
@@ -185,7 +185,7 @@ def _one_number(v, name) -> float:
 TOY_PARAMS = ('seeds', 'methods', 'epochs', 'supcon_epochs', 'beta', 'betas', 'batch_size', 'batch_sizes', 'clip_grad', 'data_seed',
               'device', 'stack_seeds', 'workers', 'out_dir', 'overwrite')
 TOY_CHECKS = dict(methods=lambda v, n, p: check_names(v, n, METHODS), epochs=check_int, supcon_epochs=check_int, batch_size=check_int,
-                  beta=_one_number, betas=lambda v, n: check_numbers(v, n), batch_sizes=lambda v, n: check_numbers(v, n, 1, integer=True),
+                  beta=_one_number, betas=lambda v, n: check_numbers(v, n), batch_sizes=lambda v, n: check_numbers(v, n, 1, integer=True, example='16,64'),
                   clip_grad=_optional(check_positive), data_seed=lambda v, n: check_int(v, n, 0))
 
 # %% ../nbs/09d_sections.ipynb #d9d00031
