@@ -40,7 +40,7 @@ def test_other_libraries_models_train(kind, method):
     assert learn.model is model and learn.model_name == type(model).__name__
     assert h[-1]['train_loss'] < 0.5 * h[0]['train_loss'], [r['train_loss'] for r in h]
     assert learn.results['test_acc'] > 0.8, learn.results['test_acc']
-    if method == 'ama': assert h[-1]['alpha'] < 0.7 and isinstance(learn.model.get_classifier(), torch.nn.Linear)   # α fell from 1 as the accuracy rose; the logits shortcut
+    if method == 'ama': assert h[-1]['alpha'] < 0.7 and isinstance(learn.model.get_classifier(), torch.nn.Linear)   # α fell from 1 as the accuracy rose; timm's head is the linear layer AMALoss's logits shortcut needs
     z = pooled_features(learn.model, torch.zeros(2, 3, 16, 16))
     assert z.shape == (2, 512) == (2, learn.model.num_features)
 

@@ -64,6 +64,9 @@ def main(argv=None):
             executed.parent.mkdir(parents=True, exist_ok=True)
             if a.reuse and '-p' in cmd:
                 pairs = dict(zip(cmd[4::3], cmd[5::3])) if all(x == '-p' for x in cmd[3::3]) else {}
+                if not pairs.get('out_dir') and not p.stem.startswith('80'):
+                    raise SystemExit(f"{p.name}: --reuse needs the stored-run command as `-p name value` pairs with an out_dir, "
+                                     f"to know which folder's results to write again; it is: {shlex.join(cmd)}")
                 out = ROOT / pairs.get('out_dir', '')
                 if pairs.get('out_dir') and not p.stem.startswith('80'):
                     for f in ('results.json', 'results.partial.json'): (out / f).unlink(missing_ok=True)
